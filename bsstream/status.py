@@ -1,0 +1,113 @@
+"""Exit codes, the error classes that carry them, and the one mapping from gRPC status codes.
+
+Pure: imports no grpc. gRPC status codes are mapped by name (``StatusCode.name``) so this
+module stays importable by the core.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes. Documented in README.md ("Exit codes")."""
+
+    SUCCESS = 0
+    SERVICE_ERROR = 1
+    USAGE = 2
+    AUTH = 3
+    INPUT = 4
+    CONNECTION = 5
+    FAIL_ON_MATCH = 10
+    INTERRUPTED = 130
+
+
+# Severity order used when several inputs end differently: the most severe one wins.
+# An interrupt outranks everything, then errors that say the setup is wrong for every input
+# (usage, auth), then connection, service and input failures, then a --fail-on match.
+SEVERITY: tuple[ExitStatus, ...] = (
+    ExitStatus.SUCCESS,
+    ExitStatus.FAIL_ON_MATCH,
+    ExitStatus.INPUT,
+    ExitStatus.SERVICE_ERROR,
+    ExitStatus.CONNECTION,
+    ExitStatus.AUTH,
+    ExitStatus.USAGE,
+    ExitStatus.INTERRUPTED,
+)
+
+
+def most_severe(codes: "list[ExitStatus] | tuple[ExitStatus, ...]") -> ExitStatus:
+    """The most severe of several exit codes (SUCCESS for none)."""
+    worst = ExitStatus.SUCCESS
+    for code in codes:
+        if SEVERITY.index(code) > SEVERITY.index(worst):
+            worst = code
+    return worst
+
+
+class BsError(Exception):
+    """An expected failure: one clear line for the user and the exit code it maps to."""
+
+    exit_status: ExitStatus = ExitStatus.SERVICE_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def line(self) -> str:
+        """The one line shown to the user."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UsageError(BsError):
+    exit_status = ExitStatus.USAGE
+
+
+class AuthError(BsError):
+    exit_status = ExitStatus.AUTH
+
+
+class InputError(BsError):
+    exit_status = ExitStatus.INPUT
+
+
+class ConnectionFailure(BsError):
+    exit_status = ExitStatus.CONNECTION
+
+
+class ServiceError(BsError):
+    exit_status = ExitStatus.SERVICE_ERROR
+
+
+class Interrupted(BsError):
+    exit_status = ExitStatus.INTERRUPTED
+
+
+# gRPC status code name -> (exit status, what to tell the user to do)
+_GRPC_CODES: dict[str, tuple[ExitStatus, str]] = {
+    "UNAUTHENTICATED": (ExitStatus.AUTH, "check --cid and --api-key (or BS_CID / BS_API_KEY)"),
+    "PERMISSION_DENIED": (ExitStatus.AUTH, "the project may lack access to this API"),
+    "UNAVAILABLE": (ExitStatus.CONNECTION, "check --endpoint and your network, then retry"),
+    "DEADLINE_EXCEEDED": (ExitStatus.CONNECTION, "the service did not answer in time; retry or raise --timeout"),
+    "INVALID_ARGUMENT": (ExitStatus.SERVICE_ERROR, "the service rejected the request"),
+    "RESOURCE_EXHAUSTED": (ExitStatus.SERVICE_ERROR, "quota or rate limit reached; retry later"),
+    "UNIMPLEMENTED": (ExitStatus.SERVICE_ERROR, "the endpoint does not serve this API; check --endpoint"),
+    "CANCELLED": (ExitStatus.SERVICE_ERROR, "the call was cancelled"),
+}
+
+TRANSIENT_CODES = frozenset({"UNAVAILABLE", "ABORTED", "INTERNAL", "UNKNOWN", "RESOURCE_EXHAUSTED"})
+
+
+def error_for_grpc(code_name: str, details: str, *, source: str | None = None) -> BsError:
+    """The BsError for a gRPC status (by code name) and its details text."""
+    status, hint = _GRPC_CODES.get(code_name, (ExitStatus.SERVICE_ERROR, "the service reported an error"))
+    where = f"{source}: " if source else ""
+    detail = details.strip().splitlines()[0] if details and details.strip() else "no details"
+    message = f"{where}{code_name}: {detail}"
+    cls: type[BsError] = {
+        ExitStatus.AUTH: AuthError,
+        ExitStatus.CONNECTION: ConnectionFailure,
+    }.get(status, ServiceError)
+    return cls(message, hint=hint)
