@@ -1,0 +1,46 @@
+"""Shared fixtures: where the speech recordings are, and generated audio helpers."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = Path(os.environ.get("BSSTREAM_TESTDATA", ROOT.parent / "shared" / "testdata"))
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """../shared/testdata: real speech recordings (never copied into the repo)."""
+    if not TESTDATA.is_dir():
+        pytest.fail(f"test data not found at {TESTDATA} (set BSSTREAM_TESTDATA)")
+    return TESTDATA
+
+
+def tone_pcm(seconds: float, *, freq: float = 220.0, rate: int = 16000, amplitude: float = 0.3) -> bytes:
+    """A sine tone as PCM16 mono little-endian."""
+    n = int(seconds * rate)
+    peak = int(32767 * amplitude)
+    return b"".join(struct.pack("<h", int(peak * math.sin(2 * math.pi * freq * i / rate))) for i in range(n))
+
+
+def wav_bytes(pcm: bytes, *, rate: int = 16000, channels: int = 1, width: int = 2) -> bytes:
+    """Wrap PCM in a WAV container."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return buf.getvalue()
+
+
+def write_wav(path: Path, pcm: bytes, *, rate: int = 16000, channels: int = 1, width: int = 2) -> Path:
+    path.write_bytes(wav_bytes(pcm, rate=rate, channels=channels, width=width))
+    return path
