@@ -97,7 +97,36 @@ _GRPC_CODES: dict[str, tuple[ExitStatus, str]] = {
     "CANCELLED": (ExitStatus.SERVICE_ERROR, "the call was cancelled"),
 }
 
-TRANSIENT_CODES = frozenset({"UNAVAILABLE", "ABORTED", "INTERNAL", "UNKNOWN", "RESOURCE_EXHAUSTED"})
+_NOT_TRANSIENT_HINTS = ("ssl", "tls", "handshake", "certificate", "dns resolution", "name resolution")
+
+
+def is_transient(code_name: str, details: str) -> bool:
+    """A failure worth reconnecting for: the connection went away, not the request was wrong.
+
+    UNAVAILABLE (connection refused or reset, keepalive timeout, GOAWAY) and ABORTED are;
+    an INTERNAL "RST_STREAM" is a reset stream. TLS and DNS failures are not: retrying
+    cannot fix a wrong endpoint or certificate.
+    """
+    lowered = (details or "").lower()
+    if any(hint in lowered for hint in _NOT_TRANSIENT_HINTS):
+        return False
+    if code_name in ("UNAVAILABLE", "ABORTED"):
+        return True
+    return code_name == "INTERNAL" and "rst_stream" in lowered
+
+
+def connection_hint(details: str, *, insecure: bool) -> str | None:
+    """A precise hint for connection failures whose details name the cause."""
+    lowered = (details or "").lower()
+    if "dns resolution" in lowered or "name resolution" in lowered:
+        return "the host name does not resolve; check --endpoint"
+    if any(h in lowered for h in ("ssl", "tls", "handshake", "wrong_version")):
+        return "TLS handshake failed: the server may speak plaintext (try --insecure) or need --ca-cert"
+    if insecure and "socket closed" in lowered:
+        return "the server closed a plaintext connection: it may require TLS (drop --insecure)"
+    if "connection refused" in lowered or "failed to connect" in lowered:
+        return "nothing answered at the endpoint; check --endpoint and that the server is up"
+    return None
 
 
 def error_for_grpc(code_name: str, details: str, *, source: str | None = None) -> BsError:

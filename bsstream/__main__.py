@@ -1,0 +1,5 @@
+"""``python -m bsstream`` runs the CLI."""
+
+from bsstream.cli import entry
+
+entry()
