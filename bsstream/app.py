@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from bsstream.protocol.stream import FanOut, Sink, StreamInfo, StreamOutcome
 from bsstream.redact import redact
@@ -51,7 +51,7 @@ class RunConfig:
 class Streams:
     """The run's streams: stdin for audio, stdout for results, stderr for everything else."""
 
-    stdin: IO[bytes]
+    stdin: BinaryIO
     stdout: IO[str]
     stderr: IO[str]
     stdout_is_tty: bool = False

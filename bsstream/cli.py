@@ -38,7 +38,7 @@ def stream_options(func: F) -> F:
     """The options analyze and deepfake share (exact names from the product's issue)."""
     options = [
         click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
-        click.option("--cid", type=int, envvar="BS_CID", help="Project id (env BS_CID, or .env)."),
+        click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env)."),
         click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env)."),
         click.option(
             "--endpoint",
@@ -113,15 +113,28 @@ def cli() -> None:
     """Stream audio to the Behavioral Signals streaming API and watch the results arrive."""
 
 
+def _cid_value(raw: str | None) -> int | None:
+    """--cid / BS_CID as an integer; a non-number is a usage error naming where it came from."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        from_env = click.get_current_context().get_parameter_source("cid") == click.core.ParameterSource.ENVIRONMENT
+        where = "BS_CID" if from_env else "--cid"
+        raise click.UsageError(f"{where} must be an integer project id, got {raw!r}") from None
+
+
 def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
     from bsstream.app import RunConfig, default_streams, run_streams
     from bsstream.settings import Credentials, parse_endpoint, resolve_credentials
 
     register_secret(kw["api_key"])
+    cid = _cid_value(kw["cid"])
     if kw["local"]:
-        credentials = Credentials(kw["cid"] or 1, kw["api_key"] or "local-emulator")
+        credentials = Credentials(cid or 1, kw["api_key"] or "local-emulator")
     else:
-        credentials = resolve_credentials(kw["cid"], kw["api_key"])
+        credentials = resolve_credentials(cid, kw["api_key"])
     register_secret(credentials.api_key)
     endpoint = parse_endpoint(kw["endpoint"])
     run = RunConfig(
@@ -187,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
-        sys.stderr.write(redact(_click_error(exc)))
+        _stderr_line(_click_error(exc))
         return ExitStatus.USAGE if exc.exit_code == 2 else exc.exit_code
     except BsError as exc:
         _stderr_line(f"error: {exc.line()}")
@@ -210,11 +223,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _click_error(exc: click.ClickException) -> str:
-    import io
-
-    buf = io.StringIO()
-    exc.show(file=buf)
-    return buf.getvalue()
+    """One line: the problem, then where to look for help."""
+    line = f"error: {exc.format_message()}"
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        line += f" (see '{ctx.command_path} --help')"
+    return " ".join(line.split())
 
 
 def _stderr_line(line: str) -> None:

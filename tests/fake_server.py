@@ -28,6 +28,7 @@ class RecordedCall:
     violations: list[str] = field(default_factory=list)
     half_closed: bool = False
     responses_before_half_close: int = 0
+    responses_sent: int = 0
 
     @property
     def chunks(self) -> list[bytes]:
@@ -114,16 +115,19 @@ class StrictServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
                     result=awkward_results(message_id, last_end, audio_seconds),
                 )
                 call.responses_before_half_close += 1
+                call.responses_sent += 1
                 message_id += 1
                 last_end = audio_seconds
         call.half_closed = True
         time.sleep(self.tail_delay)  # the tail arrives after the last chunk
         yield api_pb2.StreamResult(cid=CID, pid=777, message_id=message_id)  # an empty result list
+        call.responses_sent += 1
         message_id += 1
         yield api_pb2.StreamResult(
             cid=CID, pid=777, message_id=message_id,
             result=awkward_results(message_id, last_end, audio_seconds, tail=True),
         )
+        call.responses_sent += 1
 
     def StreamAudio(self, request_iterator, context):  # noqa: N802
         yield from self._handle("StreamAudio", request_iterator, context)

@@ -27,7 +27,7 @@ def build_config(
     if level not in (None, "all"):
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}")
-        config.level = api_pb2.Level.Value(level)
+        config.level = api_pb2.Level.Value(level)  # type: ignore[assignment]
     if logits:
         config.logits = True
     if embeddings:

@@ -1,0 +1,120 @@
+"""Atomic export writing: a failed or killed run never leaves a half file under the final name."""
+
+from __future__ import annotations
+
+import gc
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from bsstream.export import open_exports
+from bsstream.export.atomic import AtomicFile, write_atomic
+from bsstream.export.csvfile import CsvExport
+from bsstream.export.html import HtmlExport
+from bsstream.export.jsondoc import JsonDocExport
+from bsstream.export.jsonl import JsonlExport
+from bsstream.export.subtitles import SrtExport, VttExport
+from bsstream.protocol.stream import FanOut
+from tests.test_export_formats import INFOS, drive, fixture_messages, load_fixture
+
+
+def names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_atomic_file_commit_and_discard(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    with AtomicFile(target) as f:
+        f.write_text("hello ñandú\n")
+        assert not target.exists()  # only the hidden temporary file so far
+        assert [p.name.startswith(".out.txt.") for p in tmp_path.iterdir()] == [True]
+    assert target.read_text(encoding="utf-8") == "hello ñandú\n"
+    assert names(tmp_path) == ["out.txt"]
+
+    with pytest.raises(RuntimeError), AtomicFile(tmp_path / "other.txt") as f:
+        f.write_text("half")
+        raise RuntimeError("killed")
+    assert names(tmp_path) == ["out.txt"]
+
+
+def test_an_existing_file_survives_a_failed_run_and_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old\n", encoding="utf-8")
+    os.chmod(target, 0o640)
+    with pytest.raises(RuntimeError), AtomicFile(target) as f:
+        f.write_text("new, half")
+        raise RuntimeError("boom")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    write_atomic(target, "new\n")
+    assert target.read_text(encoding="utf-8") == "new\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert names(tmp_path) == ["out.csv"]
+
+
+def test_new_file_gets_umask_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644
+
+
+def test_dropped_atomic_file_removes_its_temporary(tmp_path: Path) -> None:
+    f = AtomicFile(tmp_path / "out.jsonl")
+    f.write_text("{}\n")
+    assert len(names(tmp_path)) == 1
+    del f
+    gc.collect()
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("cls", [JsonlExport, JsonDocExport, CsvExport, SrtExport, VttExport, HtmlExport])
+def test_exception_before_close_leaves_nothing(tmp_path: Path, cls: type) -> None:
+    target = tmp_path / f"out{cls.__name__}"
+    sink = cls(target)
+    try:
+        sink.begin(INFOS["call.wav"])
+        for m in fixture_messages("call.wav")[:2]:
+            sink.message(m)
+        raise KeyboardInterrupt  # the run dies mid-stream
+    except KeyboardInterrupt:
+        pass
+    assert not target.exists()  # never a half file under the final name
+    sink.abort()  # the cleanup: drops the temporary file
+    assert names(tmp_path) == []
+    sink.close()  # close after abort writes nothing
+    assert names(tmp_path) == []
+
+
+def test_dropped_jsonl_export_cleans_up(tmp_path: Path) -> None:
+    sink = JsonlExport(tmp_path / "out.jsonl")
+    sink.message(fixture_messages()[0])
+    del sink
+    gc.collect()
+    assert names(tmp_path) == []
+
+
+def test_failing_render_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out.html"
+    target.write_text("previous report", encoding="utf-8")
+    sink = HtmlExport(target)
+
+    def broken() -> str:
+        raise ValueError("render failed")
+
+    monkeypatch.setattr(sink, "render", broken)
+    with pytest.raises(ValueError):
+        drive(sink, load_fixture())
+    assert target.read_text(encoding="utf-8") == "previous report"
+    assert names(tmp_path) == ["out.html"]
+
+
+def test_close_is_idempotent_and_all_exports_land(tmp_path: Path) -> None:
+    paths = [str(tmp_path / f"o.{ext}") for ext in ("jsonl", "json", "csv", "srt", "vtt", "html")]
+    fan = FanOut(open_exports(paths))
+    drive(fan, load_fixture())
+    fan.close()  # the CLI may close again on its way out
+    assert names(tmp_path) == sorted(Path(p).name for p in paths)
