@@ -1,0 +1,92 @@
+"""Plain lines for pipes and non-terminals: one line per result as it arrives, then the summary.
+
+Result line, fields separated by single spaces (empty or missing fields are omitted)::
+
+    [<source>: ]<start>-<end> [<level>] <task> <final label> [<posterior>]
+
+e.g. ``0.00-2.00 segment emotion neutral 0.70``. Times and posteriors show with two decimals
+when they parse; unparseable times are shown as sent (``abc-2.00``), an empty time as ``?``;
+an unparseable posterior is left out. Control characters in any string are shown escaped
+(``\\x1b``) so one result is always one line. The source prefix appears when several inputs
+are streamed. At the end of each input: the summary lines and the deepfake verdict line of
+:mod:`bsstream.render.summary`, prefixed the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import IO, Any
+
+from bsstream.protocol.results import Result, ResultMessage
+from bsstream.protocol.stream import StreamInfo, StreamOutcome
+from bsstream.protocol.summary import Summary, summarize
+from bsstream.render import display_text, format_posterior, format_window, write_line
+from bsstream.render.summary import summary_lines
+
+__all__ = ["PlainSink", "format_result"]
+
+
+def _prefix(source: str | None) -> str:
+    return "" if source is None else f"{display_text(source) or '?'}: "
+
+
+def format_result(result: Result, *, source: str | None = None) -> str:
+    """One result as one plain line, e.g. ``0.00-2.00 segment emotion neutral 0.70``."""
+    parts = [format_window(result.start_time, result.start, result.end_time, result.end)]
+    if result.level is not None and result.level != "":
+        parts.append(display_text(result.level))
+    if result.task:
+        parts.append(display_text(result.task))
+    if result.final_label:
+        parts.append(display_text(result.final_label))
+    posterior = format_posterior(result.final_posterior)
+    if posterior is not None:
+        parts.append(posterior)
+    return _prefix(source) + " ".join(parts)
+
+
+def summary_text_lines(summary: Summary, *, source: str | None = None) -> list[str]:
+    """The summary and verdict lines, each with the source prefix when given."""
+    prefix = _prefix(source)
+    return [prefix + line for line in summary_lines(summary)]
+
+
+class PlainSink:
+    """The Sink for plain output: each message's result lines written and flushed as it arrives.
+
+    Errors and reconnect events are not written here (they belong on stderr). A closed reader
+    raises :class:`bsstream.render.OutputClosed`.
+    """
+
+    def __init__(self, out: IO[str], *, show_source: bool) -> None:
+        self.out = out
+        self.show_source = show_source
+        self._messages: list[ResultMessage] = []
+
+    def _source(self, source: str) -> str | None:
+        return source if self.show_source else None
+
+    def begin(self, info: StreamInfo) -> None:
+        self._messages = []
+
+    def message(self, message: ResultMessage) -> None:
+        self._messages.append(message)
+        if not message.results:
+            return
+        source = self._source(message.source)
+        write_line(self.out, "\n".join(format_result(r, source=source) for r in message.results))
+
+    def event(self, event: dict[str, Any]) -> None:
+        pass
+
+    def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
+        # The session's summary; if it sent none, the summary of what this sink saw.
+        summary = outcome.summary if outcome.summary.tasks else summarize(self._messages)
+        self._messages = []
+        lines = summary_text_lines(summary, source=self._source(info.source))
+        if lines:
+            write_line(self.out, "\n".join(lines))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the reader is gone: nothing left to say
+            self.out.flush()

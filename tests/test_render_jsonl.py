@@ -1,0 +1,86 @@
+"""--json: one line per StreamResult, flushed at once, strings exactly as sent; events and
+stats lines; nothing else; a closed reader."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from bsstream.protocol.results import message_from_dict, message_to_dict
+from bsstream.protocol.stream import StreamInfo, StreamOutcome
+from bsstream.protocol.summary import summarize
+from bsstream.render import OutputClosed
+from bsstream.render.jsonl import JsonlSink
+from tests.test_render_support import STREAM, BrokenPipeStream, FlushRecorder, load_messages
+
+INFO = StreamInfo(source="call.wav", method="StreamAudio")
+
+
+def test_lines_are_the_fixture_bytes() -> None:
+    out = io.StringIO()
+    sink = JsonlSink(out)
+    sink.begin(INFO)
+    for m in load_messages(STREAM):
+        sink.message(m)
+    sink.end(INFO, StreamOutcome(status=0, summary=summarize(load_messages(STREAM))))
+    sink.close()
+    # the fixture was written by hand from the contract: same bytes, nothing else (no summary)
+    assert out.getvalue() == STREAM.read_text(encoding="utf-8")
+
+
+def test_one_line_per_message_flushed_at_once() -> None:
+    out = FlushRecorder()
+    sink = JsonlSink(out)
+    messages = load_messages(STREAM)
+    sink.begin(INFO)
+    assert out.getvalue() == ""
+    for i, m in enumerate(messages, start=1):
+        sink.message(m)
+        assert len(out.flushed) == i
+        assert out.flushed[-1].count("\n") == i and out.flushed[-1].endswith("\n")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(messages)  # an empty result list is a line too
+
+
+def test_defaults_present_and_strings_exact() -> None:
+    first, second = (json.loads(x) for x in STREAM.read_text(encoding="utf-8").splitlines()[:2])
+    out = io.StringIO()
+    JsonlSink(out).message(message_from_dict(first))
+    line = out.getvalue()
+    assert '"message_id":0' in line
+    assert json.loads(line)["message_id"] == 0
+    out = io.StringIO()
+    JsonlSink(out).message(message_from_dict(second))
+    line = out.getvalue()
+    assert "ñandú 😀" in line  # not \u-escaped
+    assert '"posterior":"1e-04"' in line and '"posterior":""' in line
+    assert '"final_label":"dry, \\"very\\""' in line
+    assert json.loads(line) == message_to_dict(message_from_dict(second))
+
+
+def test_events_and_stats() -> None:
+    out = io.StringIO()
+    sink = JsonlSink(out)
+    sink.begin(INFO)
+    sink.event({"event": "reconnect", "attempt": 1, "offset": 12.5})
+    sink.end(INFO, StreamOutcome(status=0))  # no stats: nothing
+    sink.end(INFO, StreamOutcome(status=0, stats={"rtf": 0.5, "chunks": 3}))
+    assert out.getvalue().splitlines() == [
+        '{"event":"reconnect","attempt":1,"offset":12.5}',
+        '{"stats":{"rtf":0.5,"chunks":3},"source":"call.wav"}',
+    ]
+
+
+def test_closed_reader_raises_output_closed() -> None:
+    m = load_messages(STREAM)[0]
+    with pytest.raises(OutputClosed):
+        JsonlSink(BrokenPipeStream()).message(m)
+    closed = io.StringIO()
+    closed.close()
+    with pytest.raises(OutputClosed):
+        JsonlSink(closed).message(m)
+    with pytest.raises(OutputClosed):
+        JsonlSink(closed).event({"event": "x"})
+    JsonlSink(closed).close()
