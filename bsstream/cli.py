@@ -3,6 +3,7 @@ so ``bsstream --help`` starts fast. ``main`` is the one place exceptions become 
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -181,6 +182,59 @@ def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
     return _run("DeepfakeDetection", inputs, **kw)
 
 
+@cli.command(epilog=EXIT_CODES)
+@click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env).")
+@click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env).")
+@click.option("--endpoint", envvar="BS_ENDPOINT", default=DEFAULT_ENDPOINT, show_default=True, metavar="HOST:PORT")
+@click.option("--insecure", is_flag=True, help="The server speaks plaintext.")
+@click.option("--ca-cert", type=click.Path(dir_okay=False, path_type=Path), help="PEM of a private CA.")
+@click.option("--local", is_flag=True, help="Check against the built-in emulator.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              metavar="SECONDS", help="Per step.")
+def doctor(cid: str | None, api_key: str | None, endpoint: str, insecure: bool, ca_cert: Path | None,
+           local: bool, timeout: float) -> int:
+    """Find out why streaming does not work: DNS, TCP, TLS, credentials, one short stream."""
+    import contextlib
+
+    from bsstream.doctor import Step, run_doctor
+    from bsstream.settings import Credentials, parse_endpoint, resolve_credentials
+    from bsstream.status import UsageError
+
+    register_secret(api_key)
+    cid_value = _cid_value(cid)
+    credentials: Credentials | None = None
+    problem: UsageError | None = None
+    with contextlib.ExitStack() as stack:
+        if local:
+            from bsstream.emulator.server import Emulator
+
+            emulator = stack.enter_context(Emulator())
+            target = parse_endpoint(emulator.address)
+            insecure = True
+            credentials = Credentials(cid_value or 1, api_key or "local-emulator")
+        else:
+            target = parse_endpoint(endpoint)
+            try:
+                credentials = resolve_credentials(cid_value, api_key)
+            except UsageError as exc:
+                problem = exc
+        if credentials is not None:
+            register_secret(credentials.api_key)
+        pem = None
+        if ca_cert is not None:
+            try:
+                pem = ca_cert.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"cannot read --ca-cert {ca_cert}: {exc.strerror}") from None
+
+        def credentials_error() -> Step:
+            assert problem is not None
+            return Step(False, "credentials", problem.message, problem.hint or "", problem.exit_status)
+
+        return run_doctor(target, credentials, insecure=insecure, ca_cert=pem, out=sys.stdout,
+                          timeout=timeout, credentials_error=credentials_error)
+
+
 def _register_optional_commands() -> None:
     """Commands that live in their own modules (imported lazily: they are cheap to define)."""
     from bsstream.emulator.cli import serve_command
@@ -194,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every exception into one stderr line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    # gRPC's C core logs to stderr on its own (handshake failures, ...): our one line says it
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR" if debug else "NONE")
+    _utf8_stdout()
     try:
         _register_optional_commands()
         result = cli.main(args=args, prog_name="bsstream", standalone_mode=False)
@@ -220,6 +277,16 @@ def main(argv: list[str] | None = None) -> int:
         _stderr_line(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         return ExitStatus.SERVICE_ERROR
     return int(result or 0)
+
+
+def _utf8_stdout() -> None:
+    """JSON lines and labels are UTF-8 whatever the locale says."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if encoding != "utf8" and hasattr(sys.stdout, "reconfigure"):
+        try:
+            sys.stdout.reconfigure(encoding="utf-8")
+        except (ValueError, OSError):
+            pass
 
 
 def _click_error(exc: click.ClickException) -> str:

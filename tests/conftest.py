@@ -44,3 +44,23 @@ def wav_bytes(pcm: bytes, *, rate: int = 16000, channels: int = 1, width: int = 
 def write_wav(path: Path, pcm: bytes, *, rate: int = 16000, channels: int = 1, width: int = 2) -> Path:
     path.write_bytes(wav_bytes(pcm, rate=rate, channels=channels, width=width))
     return path
+
+
+@pytest.fixture(scope="session")
+def tls_pair(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1 / localhost (PEM files)."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
