@@ -97,7 +97,8 @@ _GRPC_CODES: dict[str, tuple[ExitStatus, str]] = {
     "CANCELLED": (ExitStatus.SERVICE_ERROR, "the call was cancelled"),
 }
 
-_NOT_TRANSIENT_HINTS = ("ssl", "tls", "handshake", "certificate", "dns resolution", "name resolution")
+_DNS_HINTS = ("dns resolution", "name resolution", "errors resolving", "lookup failed")
+_NOT_TRANSIENT_HINTS = ("ssl", "tls", "handshake", "certificate", *_DNS_HINTS)
 
 
 def is_transient(code_name: str, details: str) -> bool:
@@ -118,7 +119,7 @@ def is_transient(code_name: str, details: str) -> bool:
 def connection_hint(details: str, *, insecure: bool) -> str | None:
     """A precise hint for connection failures whose details name the cause."""
     lowered = (details or "").lower()
-    if "dns resolution" in lowered or "name resolution" in lowered:
+    if any(h in lowered for h in _DNS_HINTS):
         return "the host name does not resolve; check --endpoint"
     if any(h in lowered for h in ("ssl", "tls", "handshake", "wrong_version")):
         return "TLS handshake failed: the server may speak plaintext (try --insecure) or need --ca-cert"
