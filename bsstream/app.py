@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, BinaryIO
 
-from bsstream.protocol.stream import FanOut, Sink, StreamInfo, StreamOutcome
+from bsstream.protocol.stream import FanOut, Locked, Sink, StreamInfo, StreamOutcome
 from bsstream.redact import redact
 from bsstream.settings import Credentials, Endpoint
 from bsstream.status import BsError, ExitStatus, UsageError, most_severe
@@ -45,6 +46,7 @@ class RunConfig:
     stats: bool = False
     debug: bool = False
     outputs: list[str] = field(default_factory=list)
+    jobs: int = 1
 
 
 @dataclass(slots=True)
@@ -125,9 +127,10 @@ def build_sinks(run: RunConfig, streams: Streams) -> list[Sink]:
 class ErrorReporter:
     """Writes each stream's failure line to stderr as the stream ends."""
 
-    def __init__(self, messages: Messages, *, stats_to_stderr: bool) -> None:
+    def __init__(self, messages: Messages, *, stats_to_stderr: bool, scan: bool = False) -> None:
         self.messages = messages
         self.stats_to_stderr = stats_to_stderr
+        self.scan = scan
 
     def begin(self, info: StreamInfo) -> None:
         pass
@@ -140,13 +143,13 @@ class ErrorReporter:
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         if outcome.error and outcome.status != ExitStatus.INTERRUPTED:
-            self.messages.say(f"error: {outcome.error}")
+            self.messages.say(f"error: {info.method}: {outcome.error}" if self.scan else f"error: {outcome.error}")
         if outcome.stats is not None and self.stats_to_stderr:
             s = outcome.stats
             rtf = s["real_time_factor"]
             p50, p95 = s["latency_p50"], s["latency_p95"]
             self.messages.say(
-                f"stats {info.source}: audio {s['audio_seconds']:.2f} s, wall {s['wall_seconds']:.2f} s, "
+                f"stats {info.source}{f' ({info.method})' if self.scan else ''}: audio {s['audio_seconds']:.2f} s, wall {s['wall_seconds']:.2f} s, "
                 f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s['results']}, "
                 f"latency p50 {'-' if p50 is None else f'{p50:.3f} s'} p95 {'-' if p95 is None else f'{p95:.3f} s'}"
             )
@@ -155,10 +158,24 @@ class ErrorReporter:
         pass
 
 
+def _methods(run: RunConfig) -> list[str]:
+    from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCAN
+
+    return [METHOD_ANALYZE, METHOD_DEEPFAKE] if run.method == METHOD_SCAN else [run.method]
+
+
+def _wait_all(threads: list[threading.Thread]) -> None:
+    """Join threads in slices so the main thread keeps handling signals."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.1)
+
+
 def run_streams(run: RunConfig, streams: Streams) -> int:
-    """Stream every input in order; return the most severe exit status among them."""
+    """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
     from bsstream.audio.decode import open_input
     from bsstream.protocol.messages import build_config
+    from bsstream.scan import ScanMerge
     from bsstream.session import Interrupts, Session, StreamOptions
 
     messages = Messages(streams.stderr)
@@ -175,10 +192,14 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
         except OSError as exc:
             raise UsageError(f"cannot read --ca-cert {run.ca_cert}: {exc.strerror}") from None
 
-    sinks = build_sinks(run, streams)
-    sink = FanOut([*sinks, ErrorReporter(messages, stats_to_stderr=not run.json)])
+    methods = _methods(run)
+    outputs: Sink = Locked(FanOut(build_sinks(run, streams)))
+    if len(methods) > 1:
+        outputs = ScanMerge(outputs, len(methods))
+    sink = FanOut([outputs, ErrorReporter(messages, stats_to_stderr=not run.json, scan=len(methods) > 1)])
     interrupts = Interrupts()
     statuses: list[ExitStatus] = []
+    status_lock = threading.Lock()
 
     with contextlib.ExitStack() as stack:
         endpoint = run.endpoint
@@ -193,44 +214,98 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
         from bsstream.transport import Transport
 
         transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
-        options = StreamOptions(
-            method=run.method,
-            credentials=run.credentials,
-            config=build_config(run.level, logits=run.logits, embeddings=run.embeddings),
-            chunk_ms=run.chunk_ms,
-            realtime=run.realtime,
-            timeout=run.timeout,
-            retries=run.retries,
-            backoff_base=run.backoff_base,
-            stats=run.stats,
-            insecure=insecure,
-            emulated=run.local,
-        )
-        session = Session(
-            transport,
-            options,
-            interrupts=interrupts,
-            notify=messages.say,
-            on_emulated=lambda: messages.once(EMULATOR_NOTE),
-        )
+        config = build_config(run.level, logits=run.logits, embeddings=run.embeddings)
+
+        def session(method: str) -> Session:
+            options = StreamOptions(
+                method=method,
+                credentials=run.credentials,
+                config=config,
+                chunk_ms=run.chunk_ms,
+                realtime=run.realtime,
+                timeout=run.timeout,
+                retries=run.retries,
+                backoff_base=run.backoff_base,
+                stats=run.stats,
+                insecure=insecure,
+                emulated=run.local,
+                tag_method=len(methods) > 1,
+            )
+            return Session(
+                transport,
+                options,
+                interrupts=interrupts,
+                notify=messages.say,
+                on_emulated=lambda: messages.once(EMULATOR_NOTE),
+            )
+
+        def process(spec: str) -> None:
+            """One input, all its methods; records its exit status."""
+            if interrupts.interrupted:
+                return
+            try:
+                with open_input(spec, stdin=streams.stdin) as source:
+                    if len(methods) == 1:
+                        codes = [ExitStatus(session(methods[0]).run(source, sink).status)]
+                    else:
+                        codes = _run_tee(source, [session(m) for m in methods], sink)
+            except BsError as err:
+                messages.error(err)
+                codes = [err.exit_status]
+            with status_lock:
+                statuses.extend(codes)
+
         stack.callback(interrupts.close)
         stack.callback(sink.close)
         with handle_signals(interrupts.signal):
-            for spec in run.inputs:
-                if interrupts.interrupted:
-                    break
-                try:
-                    with open_input(spec, stdin=streams.stdin) as source:
-                        outcome = session.run(source, sink)
-                except BsError as err:
-                    messages.error(err)
-                    statuses.append(err.exit_status)
-                    continue
-                statuses.append(ExitStatus(outcome.status))
+            if run.jobs <= 1:
+                for spec in run.inputs:
+                    process(spec)
+            else:
+                pending = list(run.inputs)
+                lock = threading.Lock()
+
+                def worker() -> None:
+                    while not interrupts.interrupted:
+                        with lock:
+                            if not pending:
+                                return
+                            spec = pending.pop(0)
+                        process(spec)
+
+                workers = [
+                    threading.Thread(target=worker, name=f"bsstream-job-{i}", daemon=True)
+                    for i in range(min(run.jobs, len(run.inputs)))
+                ]
+                for w in workers:
+                    w.start()
+                _wait_all(workers)
     if interrupts.interrupted:
         messages.say("interrupted: results received so far were written")
         return ExitStatus.INTERRUPTED
     return most_severe(statuses)
+
+
+def _run_tee(source: Any, sessions: list[Any], sink: Sink) -> list[ExitStatus]:
+    """Decode once, stream to every session concurrently; each session's exit status."""
+    from bsstream.audio.tee import Tee
+
+    tee = Tee(source, len(sessions))
+    codes: list[ExitStatus] = [ExitStatus.SUCCESS] * len(sessions)
+
+    def one(i: int) -> None:
+        branch = tee.branches[i]
+        try:
+            codes[i] = ExitStatus(sessions[i].run(branch, sink).status)
+        finally:
+            branch.close()  # a failed call stops taking audio; the other goes on
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(sessions))]
+    for t in threads:
+        t.start()
+    _wait_all(threads)
+    tee.close()
+    return codes
 
 
 def default_streams() -> Streams:

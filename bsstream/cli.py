@@ -98,6 +98,13 @@ def stream_options(func: F) -> F:
             metavar="FILE",
             help="Also write results to FILE (.jsonl .json .csv .srt .vtt .html); repeatable.",
         ),
+        click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Stream this many inputs at once (over one connection).",
+        ),
         click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors."),
     ]
     for option in reversed(options):
@@ -158,6 +165,7 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         stats=kw["stats"],
         debug=kw["debug"],
         outputs=list(kw["outputs"]),
+        jobs=kw["jobs"],
     )
     return run_streams(run, default_streams())
 
@@ -233,6 +241,17 @@ def doctor(cid: str | None, api_key: str | None, endpoint: str, insecure: bool, 
 
         return run_doctor(target, credentials, insecure=insecure, ca_cert=pem, out=sys.stdout,
                           timeout=timeout, credentials_error=credentials_error)
+
+
+@cli.command(epilog=EXAMPLES + EXIT_CODES)
+@stream_options
+def scan(inputs: tuple[str, ...], **kw: Any) -> int:
+    """Both analyses in one pass: each input is decoded once and streamed to StreamAudio and
+    DeepfakeDetection at the same time; one merged timeline, JSON lines carry "method".
+
+    INPUT is an audio or video file, or - for stdin.
+    """
+    return _run("scan", inputs, **kw)
 
 
 def _register_optional_commands() -> None:

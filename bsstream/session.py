@@ -66,6 +66,7 @@ class StreamOptions:
     replay_seconds: float = DEFAULT_REPLAY_SECONDS
     insecure: bool = False
     emulated: bool = False
+    tag_method: bool = False  # put the method on every message (scan: two methods, one output)
 
 
 class Interrupts:
@@ -278,6 +279,7 @@ class Session:
         status = ExitStatus.SUCCESS
         attempt = _Attempt(number=0, start_pos=0)
         emulated_seen = False
+        method_tag = opts.method if opts.tag_method else None
 
         while True:
             offset = attempt.start_pos / BYTES_PER_SECOND
@@ -298,7 +300,7 @@ class Session:
                     if not emulated_seen and call.is_emulated():
                         emulated_seen = True
                         self.on_emulated()
-                    message = shift_message(from_proto(wire, source=source.name), offset)
+                    message = shift_message(from_proto(wire, source=source.name, method=method_tag), offset)
                     fresh = tuple(r for r in message.results if dedupe.is_new(r))
                     if message.results and not fresh:
                         continue  # a resumed stream repeating what we already have

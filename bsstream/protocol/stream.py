@@ -16,6 +16,7 @@ from bsstream.protocol.summary import Summary
 
 METHOD_ANALYZE = "StreamAudio"
 METHOD_DEEPFAKE = "DeepfakeDetection"
+METHOD_SCAN = "scan"  # both, merged (bsstream scan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,36 @@ class NullSink:
 
     def close(self) -> None:
         pass
+
+
+class Locked(NullSink):
+    """Serialises every call to ``sink`` (streams running concurrently share one output)."""
+
+    def __init__(self, sink: Sink) -> None:
+        import threading
+
+        self.sink = sink
+        self._lock = threading.RLock()
+
+    def begin(self, info: StreamInfo) -> None:
+        with self._lock:
+            self.sink.begin(info)
+
+    def message(self, message: ResultMessage) -> None:
+        with self._lock:
+            self.sink.message(message)
+
+    def event(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self.sink.event(event)
+
+    def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
+        with self._lock:
+            self.sink.end(info, outcome)
+
+    def close(self) -> None:
+        with self._lock:
+            self.sink.close()
 
 
 class FanOut(NullSink):
