@@ -29,6 +29,7 @@ class RecordedCall:
     half_closed: bool = False
     responses_before_half_close: int = 0
     responses_sent: int = 0
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() as each response left
 
     @property
     def chunks(self) -> list[bytes]:
@@ -110,6 +111,7 @@ class StrictServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
                 call.violations.append(f"message {i}: odd byte count")
             audio_seconds += len(msg.audio_content) / 32000
             if i % self.every == 0:
+                call.sent_at.append(time.monotonic())
                 yield api_pb2.StreamResult(
                     cid=msg.cid, pid=777, message_id=message_id,
                     result=awkward_results(message_id, last_end, audio_seconds),
