@@ -1,0 +1,205 @@
+"""``bsstream serve``: run the local emulator until Ctrl-C or SIGTERM.
+
+Also runnable on its own: ``python -m bsstream.emulator.cli --port 50051``.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import ssl
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+import click
+
+from bsstream.status import ExitStatus
+
+# grpc.StatusCode names other than OK (spelled out so --help needs no grpc import)
+_CODES = (
+    "ABORTED", "ALREADY_EXISTS", "CANCELLED", "DATA_LOSS", "DEADLINE_EXCEEDED", "FAILED_PRECONDITION",
+    "INTERNAL", "INVALID_ARGUMENT", "NOT_FOUND", "OUT_OF_RANGE", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+    "UNAUTHENTICATED", "UNAVAILABLE", "UNIMPLEMENTED", "UNKNOWN",
+)  # fmt: skip
+
+
+def _fail(message: str, status: ExitStatus) -> NoReturn:
+    click.echo(f"bsstream serve: error: {message}", err=True)
+    sys.exit(int(status))
+
+
+def _read_pem(path: Path, what: str, marker: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the TLS {what} {path}: {exc.strerror or exc}", ExitStatus.USAGE)
+    if b"-----BEGIN" not in data or marker.encode() not in data:
+        _fail(f"the TLS {what} {path} is not a PEM {marker.lower()}", ExitStatus.USAGE)
+    return data
+
+
+def _check_pair(cert: Path, key: Path) -> None:
+    """Let the standard library parse the pair first, so gRPC never sees bad TLS material."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or "not valid PEM"
+        _fail(f"the TLS certificate {cert} and key {key} are not a usable pair ({reason})", ExitStatus.USAGE)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind a plain socket first, so a taken port is one clear line (gRPC would also log to stderr)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(infos[0][4])
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", ExitStatus.CONNECTION)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=50051,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--cid",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Accept only this project id (default: any non-zero cid).",
+)
+@click.option(
+    "--api-key", default=None, metavar="KEY", help="Accept only this API key (default: any non-empty key)."
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM certificate chain: serve TLS instead of plaintext.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM private key for --tls-cert.",
+)
+@click.option(
+    "--abort-after",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Fault: abort each call with --abort-code after N audio messages.",
+)
+@click.option(
+    "--abort-code",
+    type=click.Choice(_CODES, case_sensitive=False),
+    default="UNAVAILABLE",
+    show_default=True,
+    help="Fault: the status code --abort-after uses.",
+)
+@click.option(
+    "--delay-ms",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="D",
+    help="Fault: delay each response message by D milliseconds.",
+)
+@click.option(
+    "--hang-after",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Fault: after N audio messages stop reading and responding until the client cancels.",
+)
+@click.option(
+    "--refuse-first",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="K",
+    help="Fault: the first K calls fail at once with UNAVAILABLE.",
+)
+@click.option(
+    "--close-early-after",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Fault: end each call OK after N audio messages without flushing results.",
+)
+def serve_command(
+    host: str,
+    port: int,
+    cid: int | None,
+    api_key: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    abort_after: int | None,
+    abort_code: str,
+    delay_ms: int,
+    hang_after: int | None,
+    refuse_first: int,
+    close_early_after: int | None,
+) -> None:
+    """Run the local emulator of the streaming API (heuristic results, not Behavioral Signals models)."""
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together", ExitStatus.USAGE)
+    if api_key is not None and not api_key.strip():
+        _fail("--api-key must not be empty", ExitStatus.USAGE)
+    from bsstream.emulator.server import Emulator, EmulatorError, Faults
+
+    cert = key = None
+    if tls_cert is not None and tls_key is not None:
+        cert = _read_pem(tls_cert, "certificate", "CERTIFICATE")
+        key = _read_pem(tls_key, "key", "PRIVATE KEY")
+        _check_pair(tls_cert, tls_key)
+    faults = Faults(
+        abort_after=abort_after,
+        abort_code=abort_code.upper(),
+        delay_ms=delay_ms,
+        hang_after=hang_after,
+        refuse_first=refuse_first,
+        close_early_after=close_early_after,
+    )
+    _check_port(host, port)
+    emulator = Emulator(host, port, cid=cid, api_key=api_key, faults=faults, tls_cert=cert, tls_key=key)
+    try:
+        emulator.start()
+    except EmulatorError as exc:
+        _fail(str(exc), ExitStatus.USAGE if exc.kind == "tls" else ExitStatus.CONNECTION)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        click.echo(f"listening on {emulator.address} ({'TLS' if emulator.tls else 'plaintext'})")
+        sys.stdout.flush()
+        click.echo("bsstream emulator: results are heuristics, not Behavioral Signals models", err=True)
+        for line in faults.describe():
+            click.echo(f"bsstream emulator: fault: {line}", err=True)
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        emulator.stop(grace=1.0)
+    click.echo("stopped", err=True)
+
+
+def main() -> None:
+    serve_command(prog_name="bsstream serve")
+
+
+if __name__ == "__main__":
+    main()
