@@ -1,0 +1,218 @@
+"""``--output-dir DIR`` and ``--skip-done``: one JSON-lines file per input, written atomically.
+
+File names (:func:`output_path`): the input's path relative to its root, mirrored under DIR,
+with ``.jsonl`` appended to the full file name (``calls/a.wav`` under root ``calls`` ->
+``DIR/a.wav.jsonl``; ``calls/2024/b.mp3`` -> ``DIR/2024/b.mp3.jsonl``). A plain relative file
+spec without ``..`` is mirrored as given (``x/c.wav`` -> ``DIR/x/c.wav.jsonl``); an absolute one
+or one with ``..`` keeps only its file name. stdin is ``DIR/stdin.jsonl``. When two inputs still
+land on the same name (the same relative path under two roots; compared case-insensitively,
+for macOS and Windows file systems) the later one gets ``-2``, ``-3``, ... before ``.jsonl``.
+Keeping the extension in the name means files of one root never collide, so names stay the
+same from run to run (what ``--skip-done`` relies on).
+
+File contents: exactly the ``--json`` stream of that input (result messages, events, and the
+stats line when ``--stats``; see :mod:`bsstream.render.jsonl`), then ONE final completion
+marker line::
+
+    {"complete":true,"source":"calls/a.wav","status":0,"results":42,"bsstream":"0.1.0"}
+
+- ``complete`` is always ``true`` (its presence is what marks the line);
+- ``source`` the input as streamed (``stdin`` for ``-``);
+- ``status`` the input's exit status: 0, or 10 when a ``--fail-on`` rule matched;
+- ``results`` the number of results in the file's result messages;
+- ``bsstream`` the version that wrote it.
+
+The lines go to a hidden temporary file in the same directory (``.NAME.*.tmp``); only when
+the stream succeeded (status 0 or 10) is the marker appended and the file moved into place
+with :func:`os.replace`. A failed or interrupted stream leaves no file under the final name
+(its temporary file is removed), so :func:`is_done` — the final file exists AND its last line
+is a valid marker — is true only for complete outputs. Readers of these files (replay) must
+skip the marker line: :func:`is_marker` recognises it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bsstream import __version__
+from bsstream.batch.failon import FailOnSink, apply_matches
+from bsstream.batch.inputs import Input
+from bsstream.export.atomic import AtomicFile
+from bsstream.protocol.results import ResultMessage, message_to_dict
+from bsstream.protocol.stream import StreamInfo, StreamOutcome
+from bsstream.render.jsonl import dumps_line
+from bsstream.status import ExitStatus
+
+__all__ = [
+    "MARKER_KEY",
+    "OutputDirSink",
+    "is_done",
+    "is_marker",
+    "marker",
+    "output_path",
+    "read_marker",
+]
+
+MARKER_KEY = "complete"
+SUFFIX = ".jsonl"
+STDIN_NAME = "stdin"
+_COMPLETE_STATUSES = (int(ExitStatus.SUCCESS), int(ExitStatus.FAIL_ON_MATCH))
+_TAIL_BYTES = 64 * 1024
+
+
+def _relative_name(inp: Input) -> PurePosixPath:
+    """The input's mirrored relative path (without the .jsonl suffix)."""
+    if inp.path is None:
+        return PurePosixPath(STDIN_NAME)
+    if inp.root is not None:
+        try:
+            rel = PurePosixPath(inp.path.relative_to(inp.root).as_posix())
+            if rel.parts and ".." not in rel.parts:
+                return rel
+        except ValueError:
+            pass
+        return PurePosixPath(inp.path.name or "input")
+    spec = PurePosixPath(Path(inp.spec).as_posix())
+    if spec.is_absolute() or ".." in spec.parts or not spec.parts or Path(inp.spec).anchor:
+        return PurePosixPath(inp.path.name or "input")
+    return spec
+
+
+def output_path(out_dir: Path, inp: Input, taken: set[str]) -> Path:
+    """Where the JSON lines of ``inp`` go under ``out_dir`` (naming rules in the module docstring).
+
+    ``taken`` holds the names already given in this run (case-folded relative POSIX paths);
+    the chosen one is added to it. Call it for the inputs in their (stable) order.
+    """
+    rel = _relative_name(inp)
+    base = rel.name
+    candidate = rel.with_name(base + SUFFIX)
+    n = 2
+    while candidate.as_posix().casefold() in taken:
+        candidate = rel.with_name(f"{base}-{n}{SUFFIX}")
+        n += 1
+    taken.add(candidate.as_posix().casefold())
+    return out_dir.joinpath(*candidate.parts)
+
+
+def marker(source: str, status: int, results: int) -> dict[str, Any]:
+    """The completion marker record (see the module docstring)."""
+    return {
+        MARKER_KEY: True,
+        "source": source,
+        "status": int(status),
+        "results": results,
+        "bsstream": __version__,
+    }
+
+
+def is_marker(data: Any) -> bool:
+    """True for a completion marker record (a parsed JSON line); replay skips these."""
+    return (
+        isinstance(data, dict)
+        and data.get(MARKER_KEY) is True
+        and isinstance(data.get("source"), str)
+        and type(data.get("status")) is int
+        and data["status"] in _COMPLETE_STATUSES
+        and type(data.get("results")) is int
+        and "result" not in data
+    )
+
+
+def read_marker(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The completion marker of a finished output file, or None (missing file, unreadable, or
+    its last line is not a marker: a half-written or foreign file)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - _TAIL_BYTES)
+            f.seek(start)
+            tail = f.read()
+    except OSError:
+        return None
+    if not tail.endswith(b"\n"):
+        return None  # the marker is written with its newline; anything else was cut short
+    body = tail[:-1]
+    cut = body.rfind(b"\n")
+    if cut < 0 and start > 0:
+        return None  # the last line is longer than the tail we read: not a marker
+    line = body[cut + 1 :]
+    try:
+        data = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return data if is_marker(data) else None
+
+
+def is_done(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a complete output: it exists and ends with a completion marker."""
+    return read_marker(path) is not None
+
+
+class OutputDirSink:
+    """A Sink writing ONE input's ``--json`` stream to ``path`` atomically, with the marker.
+
+    ``begin`` opens a temporary file next to ``path`` (creating the directories); lines are
+    written as they arrive; ``end`` commits (marker + rename) when the outcome's status is 0 or
+    10 and discards otherwise; ``close`` (or :meth:`abort`) discards a stream that never ended,
+    e.g. after an interrupt. One instance per input; reusable for a later input after ``end``.
+
+    With ``fail_on`` (the run's :class:`~bsstream.batch.failon.FailOnSink`, placed before this
+    sink) the marker's status is 10 when a rule matched this input's results.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fail_on: FailOnSink | None = None) -> None:
+        self.path = Path(path)
+        self.fail_on = fail_on
+        self._file: AtomicFile | None = None
+        self._results = 0
+        self.committed = False
+
+    def _line(self, data: Any) -> None:
+        if self._file is not None:
+            self._file.write_text(dumps_line(data) + "\n")
+
+    def begin(self, info: StreamInfo) -> None:
+        if self._file is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = AtomicFile(self.path)
+        self._results = 0
+        self.committed = False
+
+    def message(self, message: ResultMessage) -> None:
+        if self._file is None:
+            return
+        self._results += len(message.results)
+        self._line(message_to_dict(message))
+
+    def event(self, event: dict[str, Any]) -> None:
+        self._line(event)
+
+    def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
+        if self._file is None:
+            return
+        if int(outcome.status) not in _COMPLETE_STATUSES:
+            self.abort()
+            return
+        status = int(outcome.status)
+        if self.fail_on is not None:
+            status = apply_matches(status, self.fail_on.matched_source(info.source))
+        if outcome.stats is not None:
+            self._line({"stats": outcome.stats, "source": info.source})
+        self._line(marker(info.source, status, self._results))
+        file, self._file = self._file, None
+        file.commit()
+        self.committed = True
+
+    def abort(self) -> None:
+        """Drop the temporary file; nothing appears under the final name."""
+        file, self._file = self._file, None
+        if file is not None:
+            file.discard()
+
+    def close(self) -> None:
+        self.abort()
