@@ -47,6 +47,11 @@ class RunConfig:
     debug: bool = False
     outputs: list[str] = field(default_factory=list)
     jobs: int = 1
+    output_dir: Path | None = None
+    skip_done: bool = False
+    shard: str | None = None
+    fail_on: list[str] = field(default_factory=list)
+    quiet: bool = False
 
 
 @dataclass(slots=True)
@@ -57,6 +62,7 @@ class Streams:
     stdout: IO[str]
     stderr: IO[str]
     stdout_is_tty: bool = False
+    stderr_is_tty: bool = False
 
 
 class Messages:
@@ -64,9 +70,13 @@ class Messages:
 
     def __init__(self, stderr: IO[str]) -> None:
         self.stderr = stderr
+        self.console: Any = None  # while a progress display owns stderr, print through it
         self._said: set[str] = set()
 
     def say(self, line: str) -> None:
+        if self.console is not None:
+            self.console.print(redact(line), markup=False, highlight=False, soft_wrap=True)
+            return
         self.stderr.write(redact(line) + "\n")
         self.stderr.flush()
 
@@ -99,11 +109,15 @@ def handle_signals(on_signal: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def build_sinks(run: RunConfig, streams: Streams) -> list[Sink]:
-    """The terminal output (JSON lines, live table or plain lines) plus any --output files."""
-    show_source = len(run.inputs) > 1
+def build_sinks(run: RunConfig, streams: Streams, *, terminal: bool = True, show_source: bool = False) -> list[Sink]:
+    """The terminal output (JSON lines, live table or plain lines) plus any --output files.
+
+    ``terminal=False``: nothing on stdout while streaming (the per-file status table of --jobs).
+    """
     sinks: list[Sink] = []
-    if run.json:
+    if not terminal:
+        pass
+    elif run.json:
         from bsstream.render.jsonl import JsonlSink
 
         sinks.append(JsonlSink(streams.stdout))
@@ -171,16 +185,77 @@ def _wait_all(threads: list[threading.Thread]) -> None:
             thread.join(0.1)
 
 
+@dataclass(slots=True)
+class Plan:
+    """The inputs of a run after expansion, sharding and --skip-done."""
+
+    inputs: list[Any]  # bsstream.batch.inputs.Input
+    skipped: list[Any]
+    out_paths: dict[str, Path]  # source name -> output file (with --output-dir)
+    failed: list[tuple[str, BsError]]  # specs that could not be expanded
+
+
+def source_name(inp: Any) -> str:
+    """The name a PcmSource gives an input: the spec as given, "stdin" for "-"."""
+    return "stdin" if inp.is_stdin else inp.spec
+
+
+def plan_inputs(run: RunConfig) -> Plan:
+    from bsstream.batch.inputs import expand_inputs, parse_shard, shard
+    from bsstream.batch.outdir import is_done, output_path
+
+    if run.inputs.count("-") > 1:
+        raise UsageError("stdin ('-') can be given only once")
+    if run.skip_done and run.output_dir is None:
+        raise UsageError("--skip-done needs --output-dir (it skips inputs whose output file is complete)")
+    shard_spec = parse_shard(run.shard) if run.shard else None
+    inputs: list[Any] = []
+    failed: list[tuple[str, BsError]] = []
+    seen: set[str] = set()
+    for spec in run.inputs:
+        try:
+            expanded = expand_inputs([spec])
+        except BsError as err:
+            if isinstance(err, UsageError):
+                raise
+            failed.append((spec, err))
+            continue
+        for inp in expanded:
+            key = str(inp.path.resolve()) if inp.path is not None and inp.path.exists() else inp.spec
+            if key not in seen:
+                seen.add(key)
+                inputs.append(inp)
+    if shard_spec is not None:
+        inputs = shard(inputs, *shard_spec)
+    out_paths: dict[str, Path] = {}
+    skipped: list[Any] = []
+    if run.output_dir is not None:
+        taken: set[str] = set()
+        todo = []
+        for inp in inputs:
+            path = output_path(run.output_dir, inp, taken)
+            out_paths[source_name(inp)] = path
+            if run.skip_done and is_done(path):
+                skipped.append(inp)
+            else:
+                todo.append(inp)
+        inputs = todo
+    return Plan(inputs, skipped, out_paths, failed)
+
+
 def run_streams(run: RunConfig, streams: Streams) -> int:
     """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
     from bsstream.audio.decode import open_input
+    from bsstream.batch.failon import FailOnSink, apply_matches, format_match, parse_fail_ons
+    from bsstream.batch.outdir import OutputDirSink
+    from bsstream.batch.wiring import BySource, ProgressSink, ReportCollector
     from bsstream.protocol.messages import build_config
     from bsstream.scan import ScanMerge
     from bsstream.session import Interrupts, Session, StreamOptions
 
     messages = Messages(streams.stderr)
-    if run.inputs.count("-") > 1:
-        raise UsageError("stdin ('-') can be given only once")
+    fail_rules = parse_fail_ons(run.fail_on)
+    plan = plan_inputs(run)
     if run.insecure and not run.endpoint.is_loopback and not run.local:
         messages.say(
             f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}"
@@ -193,13 +268,38 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
             raise UsageError(f"cannot read --ca-cert {run.ca_cert}: {exc.strerror}") from None
 
     methods = _methods(run)
-    outputs: Sink = Locked(FanOut(build_sinks(run, streams)))
+    many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
+    status_table = run.jobs > 1 and streams.stdout_is_tty and not run.json
+    fail_on = FailOnSink(fail_rules, on_match=lambda m: messages.say(format_match(m))) if fail_rules else None
+    collector = ReportCollector()
+    parts: list[Sink] = build_sinks(run, streams, terminal=not status_table, show_source=many)
+    if fail_on is not None:
+        parts.append(fail_on)  # before the output files: their markers carry the match
+    if run.output_dir is not None:
+        paths = plan.out_paths
+        parts.append(BySource(lambda src: OutputDirSink(paths[src], fail_on=fail_on) if src in paths else None))
+    parts.append(collector)
+
+    progress: Any = None
+    progress_console: Any = None
+    if plan.inputs and (status_table or (streams.stderr_is_tty and not run.quiet and not _live_on_stdout(run, streams))):
+        from rich.console import Console
+
+        from bsstream.batch.progress import BatchProgress
+
+        progress_console = Console(file=streams.stdout if status_table else streams.stderr)
+        progress = BatchProgress(progress_console, len(plan.inputs))
+        parts.append(ProgressSink(progress))
+    outputs: Sink = Locked(FanOut(parts))
     if len(methods) > 1:
         outputs = ScanMerge(outputs, len(methods))
     sink = FanOut([outputs, ErrorReporter(messages, stats_to_stderr=not run.json, scan=len(methods) > 1)])
     interrupts = Interrupts()
-    statuses: list[ExitStatus] = []
+    codes_by_input: dict[str, list[ExitStatus]] = {}
     status_lock = threading.Lock()
+    for spec, err in plan.failed:
+        messages.error(err)
+        codes_by_input[spec] = [err.exit_status]
 
     with contextlib.ExitStack() as stack:
         endpoint = run.endpoint
@@ -215,6 +315,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
 
         transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
         config = build_config(run.level, logits=run.logits, embeddings=run.embeddings)
+        on_progress = (lambda name, seconds: progress.set_sent(name, seconds)) if progress is not None else None
 
         def session(method: str) -> Session:
             options = StreamOptions(
@@ -237,14 +338,16 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 interrupts=interrupts,
                 notify=messages.say,
                 on_emulated=lambda: messages.once(EMULATOR_NOTE),
+                on_progress=on_progress,
             )
 
-        def process(spec: str) -> None:
+        def process(inp: Any) -> None:
             """One input, all its methods; records its exit status."""
             if interrupts.interrupted:
                 return
+            name = source_name(inp)
             try:
-                with open_input(spec, stdin=streams.stdin) as source:
+                with open_input(inp.spec, stdin=streams.stdin) as source:
                     if len(methods) == 1:
                         codes = [ExitStatus(session(methods[0]).run(source, sink).status)]
                     else:
@@ -252,17 +355,22 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
             except BsError as err:
                 messages.error(err)
                 codes = [err.exit_status]
+                if progress is not None:
+                    progress.finish_file(name, err.exit_status)
             with status_lock:
-                statuses.extend(codes)
+                codes_by_input[name] = codes
 
         stack.callback(interrupts.close)
         stack.callback(sink.close)
+        if progress is not None:
+            stack.enter_context(progress)
+            messages.console = progress_console if not status_table else None
         with handle_signals(interrupts.signal):
             if run.jobs <= 1:
-                for spec in run.inputs:
-                    process(spec)
+                for inp in plan.inputs:
+                    process(inp)
             else:
-                pending = list(run.inputs)
+                pending = list(plan.inputs)
                 lock = threading.Lock()
 
                 def worker() -> None:
@@ -270,20 +378,61 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                         with lock:
                             if not pending:
                                 return
-                            spec = pending.pop(0)
-                        process(spec)
+                            inp = pending.pop(0)
+                        process(inp)
 
                 workers = [
                     threading.Thread(target=worker, name=f"bsstream-job-{i}", daemon=True)
-                    for i in range(min(run.jobs, len(run.inputs)))
+                    for i in range(min(run.jobs, len(plan.inputs)))
                 ]
                 for w in workers:
                     w.start()
                 _wait_all(workers)
+        messages.console = None
+
+    statuses: list[ExitStatus] = []
+    reports = []
+    for spec, _ in plan.failed:
+        code = most_severe(codes_by_input[spec])
+        statuses.append(code)
+        reports.append(collector.report(spec, code))
+    for inp in plan.inputs:
+        name = source_name(inp)
+        if name not in codes_by_input:
+            continue  # never started (interrupted)
+        code = most_severe(codes_by_input[name])
+        if fail_on is not None:
+            code = ExitStatus(apply_matches(code, fail_on.matched_source(name)))
+        statuses.append(code)
+        reports.append(collector.report(name, code))
+    reports.extend(collector.report(source_name(inp), ExitStatus.SUCCESS, skipped=True) for inp in plan.skipped)
+    if plan.skipped:
+        messages.say(f"skipped {len(plan.skipped)} input(s) whose output in {run.output_dir} is complete")
+    if many and not run.quiet:
+        _print_report(reports, streams, on_stdout=status_table)
     if interrupts.interrupted:
         messages.say("interrupted: results received so far were written")
         return ExitStatus.INTERRUPTED
     return most_severe(statuses)
+
+
+def _live_on_stdout(run: RunConfig, streams: Streams) -> bool:
+    return streams.stdout_is_tty and not run.json
+
+
+def _print_report(reports: list[Any], streams: Streams, *, on_stdout: bool) -> None:
+    from bsstream.batch.report import build_report_table, plain_report_lines
+
+    target = streams.stdout if on_stdout else streams.stderr
+    tty = streams.stdout_is_tty if on_stdout else streams.stderr_is_tty
+    if tty:
+        from rich.console import Console
+
+        Console(file=target).print(build_report_table(reports))
+    else:
+        for line in plain_report_lines(reports):
+            target.write(line + "\n")
+        target.flush()
 
 
 def _run_tee(source: Any, sessions: list[Any], sink: Sink) -> list[ExitStatus]:
@@ -314,4 +463,5 @@ def default_streams() -> Streams:
         stdout=sys.stdout,
         stderr=sys.stderr,
         stdout_is_tty=sys.stdout.isatty(),
+        stderr_is_tty=sys.stderr.isatty(),
     )

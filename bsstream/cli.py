@@ -31,7 +31,7 @@ Examples:
 EXIT_CODES = """
 \b
 Exit codes: 0 ok, 1 service error, 2 usage, 3 auth/permission, 4 input/decoding,
-5 connection/timeout, 130 interrupted.
+5 connection/timeout, 10 a --fail-on rule matched, 130 interrupted.
 """
 
 
@@ -105,6 +105,21 @@ def stream_options(func: F) -> F:
             show_default=True,
             help="Stream this many inputs at once (over one connection).",
         ),
+        click.option(
+            "--output-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="One JSON-lines file per input in DIR, written atomically, ending in a completion marker.",
+        ),
+        click.option("--skip-done", is_flag=True, help="With --output-dir: skip inputs whose output is complete."),
+        click.option("--shard", metavar="K/N", help="Process only the K-th of N stable shares of the inputs."),
+        click.option(
+            "--fail-on",
+            "fail_on",
+            multiple=True,
+            metavar="EXPR",
+            help="Exit 10 if a result matches TASK=LABEL>=THRESHOLD[@LEVEL]; repeatable.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="No progress display and no end-of-run table."),
         click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors."),
     ]
     for option in reversed(options):
@@ -166,6 +181,11 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         debug=kw["debug"],
         outputs=list(kw["outputs"]),
         jobs=kw["jobs"],
+        output_dir=kw["output_dir"],
+        skip_done=kw["skip_done"],
+        shard=kw["shard"],
+        fail_on=list(kw["fail_on"]),
+        quiet=kw["quiet"],
     )
     return run_streams(run, default_streams())
 
@@ -175,7 +195,7 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
 def analyze(inputs: tuple[str, ...], **kw: Any) -> int:
     """Behavioral analysis (StreamAudio): emotion, gender, age, strength, positivity, ...
 
-    INPUT is an audio or video file, or - for stdin.
+    INPUT is an audio or video file, a directory, a glob, or - for stdin.
     """
     return _run("StreamAudio", inputs, **kw)
 
@@ -185,7 +205,7 @@ def analyze(inputs: tuple[str, ...], **kw: Any) -> int:
 def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
     """Deepfake detection (DeepfakeDetection): is it a real voice?
 
-    INPUT is an audio or video file, or - for stdin.
+    INPUT is an audio or video file, a directory, a glob, or - for stdin.
     """
     return _run("DeepfakeDetection", inputs, **kw)
 
@@ -249,7 +269,7 @@ def scan(inputs: tuple[str, ...], **kw: Any) -> int:
     """Both analyses in one pass: each input is decoded once and streamed to StreamAudio and
     DeepfakeDetection at the same time; one merged timeline, JSON lines carry "method".
 
-    INPUT is an audio or video file, or - for stdin.
+    INPUT is an audio or video file, a directory, a glob, or - for stdin.
     """
     return _run("scan", inputs, **kw)
 

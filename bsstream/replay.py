@@ -128,6 +128,8 @@ def parse_record(text: str) -> ResultMessage | dict[str, Any] | None:
         raise ValueError("a string holds an invalid unicode escape (a lone surrogate)") from None
     if "event" in data:
         return data
+    if data.get("complete") is True and "result" not in data:
+        return None  # the completion marker of an --output-dir file
     if "stats" in data and "result" not in data:
         if data["stats"] is not None and not isinstance(data["stats"], dict):
             raise ValueError("stats must be an object")

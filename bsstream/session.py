@@ -197,6 +197,7 @@ class Session:
         on_emulated: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         sleep_jitter: Callable[[], float] = random.random,
+        on_progress: Callable[[str, float], None] | None = None,
     ) -> None:
         self.transport = transport
         self.options = options
@@ -205,6 +206,7 @@ class Session:
         self.on_emulated = on_emulated
         self.clock = clock
         self.jitter = sleep_jitter
+        self.on_progress = on_progress
         self.chunk_bytes = chunk_bytes_for(options.chunk_ms)
 
     # -- producer -------------------------------------------------------------------------
@@ -216,6 +218,7 @@ class Session:
         watchdog: Watchdog,
         latency: LatencyTracker,
         pacing_t0: list[float],
+        name: str,
     ) -> Iterator[api_pb2.AudioStream]:
         creds = self.options.credentials
         yield config_message(creds.cid, creds.api_key, self.options.config)
@@ -237,6 +240,8 @@ class Session:
             position += len(data)
             attempt.sent_to = position
             latency.sent(position / BYTES_PER_SECOND, self.clock())
+            if self.on_progress is not None:
+                self.on_progress(name, position / BYTES_PER_SECOND)
             yield audio_message(creds.cid, creds.api_key, data)
 
     def _pace(self, position: int, pacing_t0: list[float], attempt: _Attempt) -> None:
@@ -287,7 +292,7 @@ class Session:
             dedupe.next_attempt()
             watchdog = Watchdog(opts.timeout, self.clock)
             call = self.transport.start(
-                opts.method, self._requests(attempt, feed, watchdog, latency, pacing_t0)
+                opts.method, self._requests(attempt, feed, watchdog, latency, pacing_t0, source.name)
             )
             watchdog.watch(call)
             watchdog.start()
