@@ -109,7 +109,9 @@ def handle_signals(on_signal: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def build_sinks(run: RunConfig, streams: Streams, *, terminal: bool = True, show_source: bool = False) -> list[Sink]:
+def build_sinks(
+    run: RunConfig, streams: Streams, *, terminal: bool = True, show_source: bool = False
+) -> list[Sink]:
     """The terminal output (JSON lines, live table or plain lines) plus any --output files.
 
     ``terminal=False``: nothing on stdout while streaming (the per-file status table of --jobs).
@@ -157,15 +159,23 @@ class ErrorReporter:
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         if outcome.error and outcome.status != ExitStatus.INTERRUPTED:
-            self.messages.say(f"error: {info.method}: {outcome.error}" if self.scan else f"error: {outcome.error}")
+            self.messages.say(
+                f"error: {info.method}: {outcome.error}" if self.scan else f"error: {outcome.error}"
+            )
         if outcome.stats is not None and self.stats_to_stderr:
             s = outcome.stats
             rtf = s["real_time_factor"]
             p50, p95 = s["latency_p50"], s["latency_p95"]
+            method = f" ({info.method})" if self.scan else ""
+
+            def secs(value: float | None) -> str:
+                return "-" if value is None else f"{value:.3f} s"
+
             self.messages.say(
-                f"stats {info.source}{f' ({info.method})' if self.scan else ''}: audio {s['audio_seconds']:.2f} s, wall {s['wall_seconds']:.2f} s, "
+                f"stats {info.source}{method}: audio {s['audio_seconds']:.2f} s, "
+                f"wall {s['wall_seconds']:.2f} s, "
                 f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s['results']}, "
-                f"latency p50 {'-' if p50 is None else f'{p50:.3f} s'} p95 {'-' if p95 is None else f'{p95:.3f} s'}"
+                f"latency p50 {secs(p50)} p95 {secs(p95)}"
             )
 
     def close(self) -> None:
@@ -257,9 +267,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     fail_rules = parse_fail_ons(run.fail_on)
     plan = plan_inputs(run)
     if run.insecure and not run.endpoint.is_loopback and not run.local:
-        messages.say(
-            f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}"
-        )
+        messages.say(f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}")
     ca_cert = None
     if run.ca_cert is not None:
         try:
@@ -277,12 +285,16 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
         parts.append(fail_on)  # before the output files: their markers carry the match
     if run.output_dir is not None:
         paths = plan.out_paths
-        parts.append(BySource(lambda src: OutputDirSink(paths[src], fail_on=fail_on) if src in paths else None))
+        parts.append(
+            BySource(lambda src: OutputDirSink(paths[src], fail_on=fail_on) if src in paths else None)
+        )
     parts.append(collector)
 
     progress: Any = None
     progress_console: Any = None
-    if plan.inputs and (status_table or (streams.stderr_is_tty and not run.quiet and not _live_on_stdout(run, streams))):
+    if plan.inputs and (
+        status_table or (streams.stderr_is_tty and not run.quiet and not _live_on_stdout(run, streams))
+    ):
         from rich.console import Console
 
         from bsstream.batch.progress import BatchProgress
@@ -315,7 +327,9 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
 
         transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
         config = build_config(run.level, logits=run.logits, embeddings=run.embeddings)
-        on_progress = (lambda name, seconds: progress.set_sent(name, seconds)) if progress is not None else None
+        on_progress = (
+            (lambda name, seconds: progress.set_sent(name, seconds)) if progress is not None else None
+        )
 
         def session(method: str) -> Session:
             options = StreamOptions(
@@ -405,7 +419,9 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
             code = ExitStatus(apply_matches(code, fail_on.matched_source(name)))
         statuses.append(code)
         reports.append(collector.report(name, code))
-    reports.extend(collector.report(source_name(inp), ExitStatus.SUCCESS, skipped=True) for inp in plan.skipped)
+    reports.extend(
+        collector.report(source_name(inp), ExitStatus.SUCCESS, skipped=True) for inp in plan.skipped
+    )
     if plan.skipped:
         messages.say(f"skipped {len(plan.skipped)} input(s) whose output in {run.output_dir} is complete")
     if many and not run.quiet:

@@ -3,6 +3,7 @@ so ``bsstream --help`` starts fast. ``main`` is the one place exceptions become 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -40,7 +41,9 @@ def stream_options(func: F) -> F:
     options = [
         click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
         click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env)."),
-        click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env)."),
+        click.option(
+            "--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env)."
+        ),
         click.option(
             "--endpoint",
             envvar="BS_ENDPOINT",
@@ -55,7 +58,9 @@ def stream_options(func: F) -> F:
             type=click.Path(dir_okay=False, path_type=Path),
             help="PEM file of a private CA to trust instead of the system roots.",
         ),
-        click.option("--local", is_flag=True, help="Stream to the built-in emulator (offline, no credentials)."),
+        click.option(
+            "--local", is_flag=True, help="Stream to the built-in emulator (offline, no credentials)."
+        ),
         click.option(
             "--chunk-ms",
             type=click.IntRange(100, 500),
@@ -71,7 +76,9 @@ def stream_options(func: F) -> F:
             help="Result level; 'all' leaves it unset so the service sends both.",
         ),
         click.option("--realtime", is_flag=True, help="Send at 1x audio speed, like a live call."),
-        click.option("--json", "json_", is_flag=True, help="Newline-delimited JSON on stdout, one line per message."),
+        click.option(
+            "--json", "json_", is_flag=True, help="Newline-delimited JSON on stdout, one line per message."
+        ),
         click.option("--logits", is_flag=True, help="Ask for logits beside posteriors."),
         click.option("--embeddings", is_flag=True, help="Ask for feature embeddings."),
         click.option(
@@ -90,7 +97,9 @@ def stream_options(func: F) -> F:
             help="Reconnect and resume this many times after a transient failure (0: never).",
         ),
         click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True),
-        click.option("--stats", is_flag=True, help="Print audio/wall seconds, real-time factor, latency p50/p95."),
+        click.option(
+            "--stats", is_flag=True, help="Print audio/wall seconds, real-time factor, latency p50/p95."
+        ),
         click.option(
             "--output",
             "outputs",
@@ -110,8 +119,12 @@ def stream_options(func: F) -> F:
             type=click.Path(file_okay=False, path_type=Path),
             help="One JSON-lines file per input in DIR, written atomically, ending in a completion marker.",
         ),
-        click.option("--skip-done", is_flag=True, help="With --output-dir: skip inputs whose output is complete."),
-        click.option("--shard", metavar="K/N", help="Process only the K-th of N stable shares of the inputs."),
+        click.option(
+            "--skip-done", is_flag=True, help="With --output-dir: skip inputs whose output is complete."
+        ),
+        click.option(
+            "--shard", metavar="K/N", help="Process only the K-th of N stable shares of the inputs."
+        ),
         click.option(
             "--fail-on",
             "fail_on",
@@ -143,7 +156,9 @@ def _cid_value(raw: str | None) -> int | None:
     try:
         return int(raw.strip())
     except ValueError:
-        from_env = click.get_current_context().get_parameter_source("cid") == click.core.ParameterSource.ENVIRONMENT
+        from_env = (
+            click.get_current_context().get_parameter_source("cid") == click.core.ParameterSource.ENVIRONMENT
+        )
         where = "BS_CID" if from_env else "--cid"
         raise click.UsageError(f"{where} must be an integer project id, got {raw!r}") from None
 
@@ -213,14 +228,29 @@ def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
 @cli.command(epilog=EXIT_CODES)
 @click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env).")
 @click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env).")
-@click.option("--endpoint", envvar="BS_ENDPOINT", default=DEFAULT_ENDPOINT, show_default=True, metavar="HOST:PORT")
+@click.option(
+    "--endpoint", envvar="BS_ENDPOINT", default=DEFAULT_ENDPOINT, show_default=True, metavar="HOST:PORT"
+)
 @click.option("--insecure", is_flag=True, help="The server speaks plaintext.")
 @click.option("--ca-cert", type=click.Path(dir_okay=False, path_type=Path), help="PEM of a private CA.")
 @click.option("--local", is_flag=True, help="Check against the built-in emulator.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              metavar="SECONDS", help="Per step.")
-def doctor(cid: str | None, api_key: str | None, endpoint: str, insecure: bool, ca_cert: Path | None,
-           local: bool, timeout: float) -> int:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Per step.",
+)
+def doctor(
+    cid: str | None,
+    api_key: str | None,
+    endpoint: str,
+    insecure: bool,
+    ca_cert: Path | None,
+    local: bool,
+    timeout: float,
+) -> int:
     """Find out why streaming does not work: DNS, TCP, TLS, credentials, one short stream."""
     import contextlib
 
@@ -259,8 +289,15 @@ def doctor(cid: str | None, api_key: str | None, endpoint: str, insecure: bool, 
             assert problem is not None
             return Step(False, "credentials", problem.message, problem.hint or "", problem.exit_status)
 
-        return run_doctor(target, credentials, insecure=insecure, ca_cert=pem, out=sys.stdout,
-                          timeout=timeout, credentials_error=credentials_error)
+        return run_doctor(
+            target,
+            credentials,
+            insecure=insecure,
+            ca_cert=pem,
+            out=sys.stdout,
+            timeout=timeout,
+            credentials_error=credentials_error,
+        )
 
 
 @cli.command(epilog=EXAMPLES + EXIT_CODES)
@@ -322,10 +359,8 @@ def _utf8_stdout() -> None:
     """JSON lines and labels are UTF-8 whatever the locale says."""
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
     if encoding != "utf8" and hasattr(sys.stdout, "reconfigure"):
-        try:
+        with contextlib.suppress(ValueError, OSError):
             sys.stdout.reconfigure(encoding="utf-8")
-        except (ValueError, OSError):
-            pass
 
 
 def _click_error(exc: click.ClickException) -> str:

@@ -40,8 +40,13 @@ def check_resolve(endpoint: Endpoint) -> tuple[Step, list[tuple[str, int]]]:
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) and exc.strerror else str(exc)
         return (
-            Step(False, "resolve", f"{endpoint.host} does not resolve ({reason})",
-                 "check the host name in --endpoint / BS_ENDPOINT", ExitStatus.CONNECTION),
+            Step(
+                False,
+                "resolve",
+                f"{endpoint.host} does not resolve ({reason})",
+                "check the host name in --endpoint / BS_ENDPOINT",
+                ExitStatus.CONNECTION,
+            ),
             [],
         )
     addresses = []
@@ -60,8 +65,13 @@ def check_tcp(endpoint: Endpoint, addresses: list[tuple[str, int]], timeout: flo
                 return Step(True, "tcp", f"connected to {host}:{port}")
         except OSError as exc:
             last = exc.strerror or str(exc)
-    return Step(False, "tcp", f"cannot connect to {endpoint.target} ({last})",
-                "check the port and that the server is up; a firewall may block it", ExitStatus.CONNECTION)
+    return Step(
+        False,
+        "tcp",
+        f"cannot connect to {endpoint.target} ({last})",
+        "check the port and that the server is up; a firewall may block it",
+        ExitStatus.CONNECTION,
+    )
 
 
 def _tls_handshake(endpoint: Endpoint, ca_cert: bytes | None, timeout: float, verify: bool) -> str | None:
@@ -72,8 +82,10 @@ def _tls_handshake(endpoint: Endpoint, ca_cert: bytes | None, timeout: float, ve
         context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["h2"])
     try:
-        with socket.create_connection((endpoint.host.strip("[]"), endpoint.port), timeout=timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=endpoint.host.strip("[]")):
+        with (
+            socket.create_connection((endpoint.host.strip("[]"), endpoint.port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=endpoint.host.strip("[]")),
+        ):
             return None
     except ssl.SSLCertVerificationError as exc:
         return f"certificate not trusted ({exc.verify_message})"
@@ -85,8 +97,13 @@ def check_tls(endpoint: Endpoint, *, insecure: bool, ca_cert: bytes | None, time
     if insecure:
         reason = _tls_handshake(endpoint, None, timeout, verify=False)
         if reason is None:
-            return Step(False, "tls", "--insecure, but the server speaks TLS",
-                        "drop --insecure (add --ca-cert for a private CA)", ExitStatus.CONNECTION)
+            return Step(
+                False,
+                "tls",
+                "--insecure, but the server speaks TLS",
+                "drop --insecure (add --ca-cert for a private CA)",
+                ExitStatus.CONNECTION,
+            )
         return Step(True, "tls", "plaintext (--insecure): the server speaks plaintext")
     reason = _tls_handshake(endpoint, ca_cert, timeout, verify=True)
     if reason is None:
@@ -94,14 +111,29 @@ def check_tls(endpoint: Endpoint, *, insecure: bool, ca_cert: bytes | None, time
     if "certificate not trusted" in reason:
         return Step(False, "tls", reason, "pass --ca-cert PEM for a private CA", ExitStatus.CONNECTION)
     if _tls_handshake(endpoint, None, timeout, verify=False) is not None:
-        return Step(False, "tls", f"no TLS handshake ({reason}): the server speaks plaintext",
-                    "use --insecure for a plaintext server (e.g. bsstream serve)", ExitStatus.CONNECTION)
-    return Step(False, "tls", f"handshake failed ({reason})", "check --ca-cert and the endpoint",
-                ExitStatus.CONNECTION)
+        return Step(
+            False,
+            "tls",
+            f"no TLS handshake ({reason}): the server speaks plaintext",
+            "use --insecure for a plaintext server (e.g. bsstream serve)",
+            ExitStatus.CONNECTION,
+        )
+    return Step(
+        False,
+        "tls",
+        f"handshake failed ({reason})",
+        "check --ca-cert and the endpoint",
+        ExitStatus.CONNECTION,
+    )
 
 
 def check_stream(
-    endpoint: Endpoint, credentials: Credentials, *, insecure: bool, ca_cert: bytes | None, timeout: float,
+    endpoint: Endpoint,
+    credentials: Credentials,
+    *,
+    insecure: bool,
+    ca_cert: bytes | None,
+    timeout: float,
     method: str = "StreamAudio",
 ) -> Step:
     from bsstream.protocol.messages import BYTES_PER_SECOND, build_config, request_messages
@@ -121,15 +153,24 @@ def check_stream(
             messages = sum(1 for _ in call)
         except CallFailed as failure:
             if failure.code == "CANCELLED" and time.monotonic() - started >= timeout:
-                return Step(False, "stream", f"no answer within {timeout:g} s",
-                            "the server accepted the call but never closed it", ExitStatus.CONNECTION)
+                return Step(
+                    False,
+                    "stream",
+                    f"no answer within {timeout:g} s",
+                    "the server accepted the call but never closed it",
+                    ExitStatus.CONNECTION,
+                )
             err = error_for_grpc(failure.code, failure.details)
             return Step(False, "stream", err.message, err.hint or "", err.exit_status)
         finally:
             timer.cancel()
         emulated = " (the local emulator)" if call.is_emulated() else ""
-    return Step(True, "stream", f"config + 1 s of silence accepted by {method}{emulated}; "
-                f"{messages} messages back in {time.monotonic() - started:.2f} s")
+    return Step(
+        True,
+        "stream",
+        f"config + 1 s of silence accepted by {method}{emulated}; "
+        f"{messages} messages back in {time.monotonic() - started:.2f} s",
+    )
 
 
 def run_doctor(

@@ -358,7 +358,9 @@ class Session:
                 if resume_at < feed.buffer_start:
                     lost = feed.buffer_start - resume_at
                     resume_at = feed.buffer_start
-                delay = min(opts.backoff_max, opts.backoff_base * 2**attempt.number) * (0.5 + self.jitter() / 2)
+                delay = min(opts.backoff_max, opts.backoff_base * 2**attempt.number) * (
+                    0.5 + self.jitter() / 2
+                )
                 number = attempt.number + 1
                 event = {
                     "event": "reconnect",
@@ -384,7 +386,9 @@ class Session:
                 attempt = _Attempt(number=number, start_pos=resume_at)
                 continue
             error = error_for_grpc(failure.code, failure.details, source=source.name)
-            hint = connection_hint(failure.details, insecure=opts.insecure) if not counts["messages"] else None
+            hint = (
+                connection_hint(failure.details, insecure=opts.insecure) if not counts["messages"] else None
+            )
             if hint:
                 error.hint = hint
             if is_transient(failure.code, failure.details) and opts.retries > 0:

@@ -37,7 +37,7 @@ SEVERITY: tuple[ExitStatus, ...] = (
 )
 
 
-def most_severe(codes: "list[ExitStatus] | tuple[ExitStatus, ...]") -> ExitStatus:
+def most_severe(codes: list[ExitStatus] | tuple[ExitStatus, ...]) -> ExitStatus:
     """The most severe of several exit codes (SUCCESS for none)."""
     worst = ExitStatus.SUCCESS
     for code in codes:
@@ -90,7 +90,10 @@ _GRPC_CODES: dict[str, tuple[ExitStatus, str]] = {
     "UNAUTHENTICATED": (ExitStatus.AUTH, "check --cid and --api-key (or BS_CID / BS_API_KEY)"),
     "PERMISSION_DENIED": (ExitStatus.AUTH, "the project may lack access to this API"),
     "UNAVAILABLE": (ExitStatus.CONNECTION, "check --endpoint and your network, then retry"),
-    "DEADLINE_EXCEEDED": (ExitStatus.CONNECTION, "the service did not answer in time; retry or raise --timeout"),
+    "DEADLINE_EXCEEDED": (
+        ExitStatus.CONNECTION,
+        "the service did not answer in time; retry or raise --timeout",
+    ),
     "INVALID_ARGUMENT": (ExitStatus.SERVICE_ERROR, "the service rejected the request"),
     "RESOURCE_EXHAUSTED": (ExitStatus.SERVICE_ERROR, "quota or rate limit reached; retry later"),
     "UNIMPLEMENTED": (ExitStatus.SERVICE_ERROR, "the endpoint does not serve this API; check --endpoint"),

@@ -40,7 +40,9 @@ class RecordedCall:
         return sum(len(c) for c in self.chunks)
 
 
-def awkward_results(message_id: int, start: float, end: float, tail: bool = False) -> list[api_pb2.InferenceResult]:
+def awkward_results(
+    message_id: int, start: float, end: float, tail: bool = False
+) -> list[api_pb2.InferenceResult]:
     s, e = f"{start:.2f}", f"{end:.2f}"
     results = [
         api_pb2.InferenceResult(
@@ -69,8 +71,13 @@ def awkward_results(message_id: int, start: float, end: float, tail: bool = Fals
     if tail:
         results.append(
             api_pb2.InferenceResult(
-                id="u0", start_time="0.00", end_time=e, task="gender", final_label="",
-                prediction=[], level=api_pb2.utterance,
+                id="u0",
+                start_time="0.00",
+                end_time=e,
+                task="gender",
+                final_label="",
+                prediction=[],
+                level=api_pb2.utterance,
             )
         )
     return results
@@ -113,7 +120,9 @@ class StrictServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
             if i % self.every == 0:
                 call.sent_at.append(time.monotonic())
                 yield api_pb2.StreamResult(
-                    cid=msg.cid, pid=777, message_id=message_id,
+                    cid=msg.cid,
+                    pid=777,
+                    message_id=message_id,
                     result=awkward_results(message_id, last_end, audio_seconds),
                 )
                 call.responses_before_half_close += 1
@@ -126,15 +135,17 @@ class StrictServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
         call.responses_sent += 1
         message_id += 1
         yield api_pb2.StreamResult(
-            cid=CID, pid=777, message_id=message_id,
+            cid=CID,
+            pid=777,
+            message_id=message_id,
             result=awkward_results(message_id, last_end, audio_seconds, tail=True),
         )
         call.responses_sent += 1
 
-    def StreamAudio(self, request_iterator, context):  # noqa: N802
+    def StreamAudio(self, request_iterator, context):
         yield from self._handle("StreamAudio", request_iterator, context)
 
-    def DeepfakeDetection(self, request_iterator, context):  # noqa: N802
+    def DeepfakeDetection(self, request_iterator, context):
         yield from self._handle("DeepfakeDetection", request_iterator, context)
 
 
@@ -159,16 +170,18 @@ class FakeServer:
         self.server.stop(0.2)
 
 
-def scripted(handler: Callable[[Iterator[api_pb2.AudioStream], grpc.ServicerContext], Iterator[api_pb2.StreamResult]]):
+def scripted(
+    handler: Callable[[Iterator[api_pb2.AudioStream], grpc.ServicerContext], Iterator[api_pb2.StreamResult]],
+):
     """A servicer whose both methods run ``handler`` (for one-off fault scripts)."""
 
     class Scripted(api_pb2_grpc.BehavioralStreamingApiServicer):
         calls = 0
 
-        def StreamAudio(self, request_iterator, context):  # noqa: N802
+        def StreamAudio(self, request_iterator, context):
             Scripted.calls += 1
             yield from handler(request_iterator, context)
 
-        DeepfakeDetection = StreamAudio  # noqa: N815
+        DeepfakeDetection = StreamAudio
 
     return Scripted()

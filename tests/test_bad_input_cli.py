@@ -20,8 +20,12 @@ KEY = "sk-badinput-RECOGNISABLE-31337"
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", *args], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", *args],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def multi_channel_wav(path: Path, rate: int, channels: int, seconds: float) -> None:
@@ -55,16 +59,32 @@ def make(kind: str, tmp: Path, testdata: Path) -> str:
         (tmp / "notes.txt").write_text("meeting notes, not a recording\n" * 50)
         return str(tmp / "notes.txt")
     if kind == "video-no-audio":
-        ffmpeg("-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=10", "-c:v", "mpeg4", str(tmp / "v.mp4"))
+        ffmpeg(
+            "-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=10", "-c:v", "mpeg4", str(tmp / "v.mp4")
+        )
         return str(tmp / "v.mp4")
     if kind == "video-with-audio":
-        ffmpeg("-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=10", "-f", "lavfi",
-               "-i", "sine=frequency=300:duration=1", "-c:v", "mpeg4", "-c:a", "aac", "-shortest",
-               str(tmp / "va.mp4"))
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x48:rate=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:duration=1",
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(tmp / "va.mp4"),
+        )
         return str(tmp / "va.mp4")
     if kind == "8-bit":
-        (tmp / "u8.wav").write_bytes(wav_bytes(bytes(128 + int(60 * math.sin(i / 9)) for i in range(8000)),
-                                               rate=8000, width=1))
+        (tmp / "u8.wav").write_bytes(
+            wav_bytes(bytes(128 + int(60 * math.sin(i / 9)) for i in range(8000)), rate=8000, width=1)
+        )
         return str(tmp / "u8.wav")
     if kind == "24-bit":
         pcm = b"".join(struct.pack("<i", int(2_000_000 * math.sin(i / 11)))[:3] for i in range(16000))

@@ -45,6 +45,7 @@ def corpus(tmp_path: Path, testdata: Path) -> Path:
 def outputs(directory: Path) -> dict[str, list[dict]]:
     """Every output file's records, by path relative to the output dir (without the emulator's
     per-call ``pid``, which differs from run to run)."""
+
     def record(line: str) -> dict:
         data = json.loads(line)
         data.pop("pid", None)
@@ -57,10 +58,21 @@ def outputs(directory: Path) -> dict[str, list[dict]]:
 
 
 def test_jobs_4_gives_every_input_complete_and_in_order(corpus: Path, tmp_path: Path) -> None:
-    r4 = bsstream("analyze", str(corpus), "--local", "--jobs", "4", "--output-dir", str(tmp_path / "j4"),
-                  "--json", timeout=240)
+    r4 = bsstream(
+        "analyze",
+        str(corpus),
+        "--local",
+        "--jobs",
+        "4",
+        "--output-dir",
+        str(tmp_path / "j4"),
+        "--json",
+        timeout=240,
+    )
     assert r4.code == 0, r4.err
-    r1 = bsstream("analyze", str(corpus), "--local", "--output-dir", str(tmp_path / "j1"), "--json", timeout=240)
+    r1 = bsstream(
+        "analyze", str(corpus), "--local", "--output-dir", str(tmp_path / "j1"), "--json", timeout=240
+    )
     assert r1.code == 0, r1.err
     j4, j1 = outputs(tmp_path / "j4"), outputs(tmp_path / "j1")
     assert len(j4) == 20 and j4 == j1  # same files, same lines, same order within each
@@ -85,9 +97,23 @@ def test_killed_batch_resumes_with_skip_done(corpus: Path, tmp_path: Path) -> No
     part = tmp_path / "part"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bsstream", "analyze", str(made), "--local", "--output-dir", str(part),
-         "--json", "--realtime", "--jobs", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        [
+            sys.executable,
+            "-m",
+            "bsstream",
+            "analyze",
+            str(made),
+            "--local",
+            "--output-dir",
+            str(part),
+            "--json",
+            "--realtime",
+            "--jobs",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(part.rglob("*.jsonl"))) < 2:
@@ -115,9 +141,13 @@ def test_fail_on_matching_non_matching_and_levels(testdata: Path) -> None:
     sources = {json.loads(x)["source"] for x in r.out.splitlines()}
     assert sources == {tts, human}  # the run still finished every input
     assert bsstream("deepfake", human, "--local", "--fail-on", "deepfake=spoofed>=0.8").code == 0
-    utt = bsstream("deepfake", tts, "--local", "--level", "utterance", "--fail-on", "deepfake=spoofed>=0.5@utterance")
+    utt = bsstream(
+        "deepfake", tts, "--local", "--level", "utterance", "--fail-on", "deepfake=spoofed>=0.5@utterance"
+    )
     assert utt.code == 10 and "(utterance)" in utt.err
-    seg_only = bsstream("deepfake", tts, "--local", "--level", "utterance", "--fail-on", "deepfake=spoofed>=0.5@segment")
+    seg_only = bsstream(
+        "deepfake", tts, "--local", "--level", "utterance", "--fail-on", "deepfake=spoofed>=0.5@segment"
+    )
     assert seg_only.code == 0
 
 
@@ -130,8 +160,16 @@ def test_fail_on_malformed_is_a_usage_error(expr: str, testdata: Path) -> None:
 def test_mixed_good_and_bad_inputs_exit_code_and_report(tmp_path: Path, testdata: Path) -> None:
     (tmp_path / "bad.wav").write_bytes(b"not audio at all" * 100)
     good = str(testdata / "01_jfk_16k_mono_s16.wav")
-    r = bsstream("analyze", good, str(tmp_path / "bad.wav"), str(tmp_path / "nothing-*.wav"), "--local",
-                 "--jobs", "2", "--json")
+    r = bsstream(
+        "analyze",
+        good,
+        str(tmp_path / "bad.wav"),
+        str(tmp_path / "nothing-*.wav"),
+        "--local",
+        "--jobs",
+        "2",
+        "--json",
+    )
     assert r.code == 4
     assert {json.loads(x)["source"] for x in r.out.splitlines()} == {good}
     report = r.err.splitlines()
@@ -144,7 +182,9 @@ def test_shards_split_without_overlap_or_gaps(corpus: Path, tmp_path: Path) -> N
     seen: list[str] = []
     for k in (1, 2, 3):
         out = tmp_path / f"s{k}"
-        r = bsstream("analyze", str(corpus / "made"), "--local", "--output-dir", str(out), "--shard", f"{k}/3")
+        r = bsstream(
+            "analyze", str(corpus / "made"), "--local", "--output-dir", str(out), "--shard", f"{k}/3"
+        )
         assert r.code == 0, r.err
         seen.extend(outputs(out))
     assert sorted(seen) == sorted(outputs_all(corpus / "made"))

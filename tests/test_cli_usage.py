@@ -23,18 +23,34 @@ def test_help_and_version():
     r = bsstream("--help")
     assert r.code == 0 and "analyze" in r.out and "deepfake" in r.out and "Exit codes" in r.out
     r = bsstream("analyze", "--help")
-    for option in ("--cid", "--api-key", "--endpoint", "--insecure", "--ca-cert", "--chunk-ms", "--level",
-                   "--realtime", "--json", "--logits", "--embeddings", "--timeout", "Examples"):
+    for option in (
+        "--cid",
+        "--api-key",
+        "--endpoint",
+        "--insecure",
+        "--ca-cert",
+        "--chunk-ms",
+        "--level",
+        "--realtime",
+        "--json",
+        "--logits",
+        "--embeddings",
+        "--timeout",
+        "Examples",
+    ):
         assert option in r.out
     r = bsstream("--version")
     assert r.code == 0 and "bsstream" in r.out
 
 
-@pytest.mark.parametrize("args,needle", [
-    ([], "--cid"),
-    (["--cid", "5"], "--api-key"),
-    (["--api-key", KEY], "--cid"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        ([], "--cid"),
+        (["--cid", "5"], "--api-key"),
+        (["--api-key", KEY], "--cid"),
+    ],
+)
 def test_missing_credentials_is_a_usage_error_naming_them(wav, tmp_path, args, needle):
     r = bsstream("analyze", wav, *args, cwd=tmp_path)
     assert r.code == 2
@@ -66,7 +82,7 @@ def test_chunk_ms_out_of_range(wav, value):
 @pytest.mark.parametrize("endpoint", ["localhost", "example.com:", "host:port", ":443", "a:99999"])
 def test_endpoint_without_valid_port(wav, endpoint):
     r = bsstream("analyze", wav, "--cid", "1", "--api-key", KEY, "--endpoint", endpoint)
-    assert r.code == 2 and "--endpoint" in r.err and "HOST:PORT" in r.err or "port" in r.err
+    assert (r.code == 2 and "--endpoint" in r.err and "HOST:PORT" in r.err) or "port" in r.err
     assert r.code == 2
     no_traceback(r.err)
 

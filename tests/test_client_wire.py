@@ -188,5 +188,3 @@ def test_stats_on_stderr_otherwise(server, tmp_path):
     assert rc == 0
     assert "stats " in err and "real-time factor" in err and "p95" in err
     assert "stats" not in out
-
-

@@ -22,7 +22,10 @@ def serve(request, tls_pair):
         env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
         proc = subprocess.Popen(
             [sys.executable, "-m", "bsstream", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         procs.append(proc)
         assert proc.stdout is not None
@@ -41,7 +44,13 @@ def test_doctor_local_all_ticks():
     r = bsstream("doctor", "--local")
     assert r.code == 0, r.out + r.err
     lines = r.out.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == ["✓ resolve", "✓ tcp", "✓ tls", "✓ credentials", "✓ stream"]
+    assert [line.split(":")[0] for line in lines] == [
+        "✓ resolve",
+        "✓ tcp",
+        "✓ tls",
+        "✓ credentials",
+        "✓ stream",
+    ]
     assert "emulator" in lines[-1]
 
 
@@ -72,7 +81,9 @@ def test_doctor_plaintext_client_to_tls_server(serve, tls_pair):
     assert r.out.strip().splitlines()[-1].startswith("✗ tls") and "drop --insecure" in r.out
     untrusted = bsstream("doctor", "--endpoint", address, "--cid", "7", "--api-key", KEY)
     assert untrusted.code == 5 and "--ca-cert" in untrusted.out
-    trusted = bsstream("doctor", "--endpoint", address, "--ca-cert", str(cert), "--cid", "7", "--api-key", KEY)
+    trusted = bsstream(
+        "doctor", "--endpoint", address, "--ca-cert", str(cert), "--cid", "7", "--api-key", KEY
+    )
     assert trusted.code == 0, trusted.out + trusted.err
     assert "✓ tls: handshake complete" in trusted.out
 
@@ -95,7 +106,9 @@ def test_analyze_tls_mismatch_both_ways(serve, tls_pair, tmp_path):
     assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
     cert, key = tls_pair
     tls = serve("--tls-cert", str(cert), "--tls-key", str(key))
-    r = bsstream("analyze", wav, "--endpoint", tls, "--insecure", "--cid", "7", "--api-key", KEY, "--retries", "0")
+    r = bsstream(
+        "analyze", wav, "--endpoint", tls, "--insecure", "--cid", "7", "--api-key", KEY, "--retries", "0"
+    )
     assert r.code == 5 and "Traceback" not in r.err
     ok = bsstream("analyze", wav, "--endpoint", tls, "--ca-cert", str(cert), "--cid", "7", "--api-key", KEY)
     assert ok.code == 0, ok.err

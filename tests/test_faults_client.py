@@ -18,10 +18,17 @@ from tests.conftest import tone_pcm, write_wav
 from tests.fake_server import CID, KEY, FakeServer, scripted
 
 
-def result(start: float, end: float, task: str = "emotion", label: str = "neutral") -> api_pb2.InferenceResult:
+def result(
+    start: float, end: float, task: str = "emotion", label: str = "neutral"
+) -> api_pb2.InferenceResult:
     return api_pb2.InferenceResult(
-        id="1", start_time=f"{start:.2f}", end_time=f"{end:.2f}", task=task, final_label=label,
-        prediction=[api_pb2.Prediction(label=label, posterior="0.8")], level=api_pb2.segment,
+        id="1",
+        start_time=f"{start:.2f}",
+        end_time=f"{end:.2f}",
+        task=task,
+        final_label=label,
+        prediction=[api_pb2.Prediction(label=label, posterior="0.8")],
+        level=api_pb2.segment,
     )
 
 
@@ -30,8 +37,13 @@ def run(address: str, inputs: list[str], **kw: object) -> tuple[int, list[dict],
     kw.setdefault("retries", 0)
     kw.setdefault("backoff_base", 0.01)
     config = RunConfig(
-        method="StreamAudio", inputs=inputs, credentials=Credentials(CID, KEY),
-        endpoint=parse_endpoint(address), insecure=True, json=True, **kw,  # type: ignore[arg-type]
+        method="StreamAudio",
+        inputs=inputs,
+        credentials=Credentials(CID, KEY),
+        endpoint=parse_endpoint(address),
+        insecure=True,
+        json=True,
+        **kw,  # type: ignore[arg-type]
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     return rc, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
@@ -45,6 +57,7 @@ def abort_after(chunks: int, code: grpc.StatusCode, details: str, results: int =
         for k in range(results):
             yield api_pb2.StreamResult(cid=CID, pid=1, message_id=k, result=[result(2 * k, 2 * k + 2)])
         context.abort(code, details)
+
     return handler
 
 
@@ -111,7 +124,9 @@ def test_slow_responses_are_all_kept(wav):
                 yield api_pb2.StreamResult(cid=CID, pid=1, message_id=n, result=[result(n * 2, n * 2 + 2)])
                 n += 1
         threading.Event().wait(0.3)
-        yield api_pb2.StreamResult(cid=CID, pid=1, message_id=n, result=[result(0, 10, level_task := "gender")])
+        yield api_pb2.StreamResult(
+            cid=CID, pid=1, message_id=n, result=[result(0, 10, level_task := "gender")]
+        )
         del level_task
 
     with FakeServer(scripted(slow)) as srv:
@@ -142,19 +157,40 @@ def test_odd_but_legal_responses(wav):
         for _ in requests:
             pass
         yield api_pb2.StreamResult(cid=CID, pid=1, message_id=0)
-        yield api_pb2.StreamResult(cid=CID, pid=1, message_id=1, result=[
-            api_pb2.InferenceResult(task="never-seen-task", start_time="abc", end_time="", final_label=huge,
-                                    prediction=[api_pb2.Prediction(label=huge, posterior="nan")]),
-            api_pb2.InferenceResult(task="", start_time="-1", end_time="1e309", final_label="",
-                                    prediction=[api_pb2.Prediction(label="ok")], level=7),  # type: ignore[arg-type]
-        ])
+        yield api_pb2.StreamResult(
+            cid=CID,
+            pid=1,
+            message_id=1,
+            result=[
+                api_pb2.InferenceResult(
+                    task="never-seen-task",
+                    start_time="abc",
+                    end_time="",
+                    final_label=huge,
+                    prediction=[api_pb2.Prediction(label=huge, posterior="nan")],
+                ),
+                api_pb2.InferenceResult(
+                    task="",
+                    start_time="-1",
+                    end_time="1e309",
+                    final_label="",
+                    prediction=[api_pb2.Prediction(label="ok")],
+                    level=7,
+                ),  # type: ignore[arg-type]
+            ],
+        )
 
     with FakeServer(scripted(odd)) as srv:
         for json_mode in (True, False):
             out, err = io.StringIO(), io.StringIO()
             config = RunConfig(
-                method="StreamAudio", inputs=[wav], credentials=Credentials(CID, KEY),
-                endpoint=parse_endpoint(srv.address), insecure=True, json=json_mode, retries=0,
+                method="StreamAudio",
+                inputs=[wav],
+                credentials=Credentials(CID, KEY),
+                endpoint=parse_endpoint(srv.address),
+                insecure=True,
+                json=json_mode,
+                retries=0,
             )
             rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
             assert rc == 0, err.getvalue()
@@ -211,10 +247,18 @@ def test_reconnect_resumes_from_last_result_with_absolute_times(tmp_path):
     assert handler.first_chunks[1] == pcm[resume_at : resume_at + 8000]  # replayed from 4.00 s
     assert handler.audio[1] == len(pcm) - resume_at
     events = [line for line in lines if "event" in line]
-    assert events == [{
-        "event": "reconnect", "source": wav, "attempt": 1, "max_attempts": 3, "code": "UNAVAILABLE",
-        "resume_from": 4.0, "audio_lost_seconds": 0.0, "delay_seconds": events[0]["delay_seconds"],
-    }]
+    assert events == [
+        {
+            "event": "reconnect",
+            "source": wav,
+            "attempt": 1,
+            "max_attempts": 3,
+            "code": "UNAVAILABLE",
+            "resume_from": 4.0,
+            "audio_lost_seconds": 0.0,
+            "delay_seconds": events[0]["delay_seconds"],
+        }
+    ]
     windows = [(r["start_time"], r["end_time"]) for line in lines if "result" in line for r in line["result"]]
     assert windows == [("0.00", "2.00"), ("2.00", "4.00"), ("4.00", "6.00"), ("6.00", "8.00")]
     assert "reconnecting" in err and "attempt 1/3" in err and "resuming at 4.00 s" in err

@@ -36,21 +36,39 @@ def test_wire_names_match_the_contract():
     for m in service.methods:
         assert m.client_streaming and m.server_streaming
     fields = {
-        "AudioConfig": [("encoding", 1), ("sample_rate_hertz", 2), ("level", 3), ("logits", 4), ("feature_embedding", 5)],
+        "AudioConfig": [
+            ("encoding", 1),
+            ("sample_rate_hertz", 2),
+            ("level", 3),
+            ("logits", 4),
+            ("feature_embedding", 5),
+        ],
         "AudioStream": [("cid", 1), ("x_auth_token", 2), ("config", 3), ("audio_content", 4)],
         "Prediction": [("label", 1), ("posterior", 2), ("logit", 3)],
         "InferenceResult": [
-            ("id", 1), ("start_time", 2), ("end_time", 3), ("task", 4), ("prediction", 5),
-            ("final_label", 6), ("embedding", 7), ("level", 8),
+            ("id", 1),
+            ("start_time", 2),
+            ("end_time", 3),
+            ("task", 4),
+            ("prediction", 5),
+            ("final_label", 6),
+            ("embedding", 7),
+            ("level", 8),
         ],
         "StreamResult": [("cid", 1), ("pid", 2), ("message_id", 3), ("result", 4)],
     }
     for message, expected in fields.items():
         desc = api_pb2.DESCRIPTOR.message_types_by_name[message]
         assert [(f.name, f.number) for f in desc.fields] == expected
-    optional = {("AudioConfig", "level"), ("AudioConfig", "logits"), ("AudioConfig", "feature_embedding"),
-                ("Prediction", "posterior"), ("Prediction", "logit"), ("InferenceResult", "embedding"),
-                ("InferenceResult", "level")}
+    optional = {
+        ("AudioConfig", "level"),
+        ("AudioConfig", "logits"),
+        ("AudioConfig", "feature_embedding"),
+        ("Prediction", "posterior"),
+        ("Prediction", "logit"),
+        ("InferenceResult", "embedding"),
+        ("InferenceResult", "level"),
+    }
     for message, name in optional:
         assert api_pb2.DESCRIPTOR.message_types_by_name[message].fields_by_name[name].has_presence
     assert api_pb2.AudioStream.DESCRIPTOR.fields_by_name["cid"].type == 3  # int64

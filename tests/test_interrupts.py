@@ -20,9 +20,29 @@ from tests.fake_server import CID, KEY, FakeServer, StrictServicer, scripted
 def start(address: str, wav: str, *extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "bsstream", "analyze", wav, "--endpoint", address, "--insecure",
-         "--cid", str(CID), "--api-key", KEY, "--realtime", "--chunk-ms", "100", "--json", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+        [
+            sys.executable,
+            "-m",
+            "bsstream",
+            "analyze",
+            wav,
+            "--endpoint",
+            address,
+            "--insecure",
+            "--cid",
+            str(CID),
+            "--api-key",
+            KEY,
+            "--realtime",
+            "--chunk-ms",
+            "100",
+            "--json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
 
 

@@ -21,9 +21,27 @@ def test_lines_readable_as_they_arrive(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
     with FakeServer(servicer) as srv:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bsstream", "analyze", wav, "--endpoint", srv.address, "--insecure",
-             "--cid", str(CID), "--api-key", KEY, "--realtime", "--chunk-ms", "100", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            [
+                sys.executable,
+                "-m",
+                "bsstream",
+                "analyze",
+                wav,
+                "--endpoint",
+                srv.address,
+                "--insecure",
+                "--cid",
+                str(CID),
+                "--api-key",
+                KEY,
+                "--realtime",
+                "--chunk-ms",
+                "100",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         assert proc.stdout is not None
         read_at = []

@@ -58,9 +58,16 @@ def test_deduper_only_drops_repeats_from_earlier_attempts():
     assert d.is_new(Result(id="9", start_time="2.00", end_time="4.00", task="gender"))
 
 
-@pytest.mark.parametrize(("text", "offset", "expected"), [
-    ("2.00", 10.0, "12.00"), ("1.5", 0.25, "1.8"), ("abc", 3.0, "abc"), ("", 1.0, ""), ("3", 0.0, "3"),
-])
+@pytest.mark.parametrize(
+    ("text", "offset", "expected"),
+    [
+        ("2.00", 10.0, "12.00"),
+        ("1.5", 0.25, "1.8"),
+        ("abc", 3.0, "abc"),
+        ("", 1.0, ""),
+        ("3", 0.0, "3"),
+    ],
+)
 def test_shift_time(text, offset, expected):
     assert shift_time(text, offset) == expected
 
@@ -98,11 +105,16 @@ def test_audio_beyond_the_buffer_is_reported_lost():
     def handler(requests, context):
         calls.append(0)
         n = 0
-        for i, msg in enumerate(requests):
+        for _i, msg in enumerate(requests):
             n += len(msg.audio_content)
             if len(calls) == 1 and n >= 6 * 32000:
-                yield api_pb2.StreamResult(cid=CID, message_id=0, result=[
-                    api_pb2.InferenceResult(start_time="0.00", end_time="2.00", task="t", final_label="x")])
+                yield api_pb2.StreamResult(
+                    cid=CID,
+                    message_id=0,
+                    result=[
+                        api_pb2.InferenceResult(start_time="0.00", end_time="2.00", task="t", final_label="x")
+                    ],
+                )
                 context.abort(grpc.StatusCode.UNAVAILABLE, "keepalive watchdog timeout")
         yield api_pb2.StreamResult(cid=CID, message_id=0)
 
@@ -114,8 +126,14 @@ def test_audio_beyond_the_buffer_is_reported_lost():
             events.append(event)
 
     with FakeServer(scripted(handler)) as srv, Transport(parse_endpoint(srv.address), insecure=True) as tr:
-        options = StreamOptions(method="StreamAudio", credentials=Credentials(CID, KEY), config=build_config(),
-                                retries=1, backoff_base=0.01, replay_seconds=1.0)
+        options = StreamOptions(
+            method="StreamAudio",
+            credentials=Credentials(CID, KEY),
+            config=build_config(),
+            retries=1,
+            backoff_base=0.01,
+            replay_seconds=1.0,
+        )
         outcome = Session(tr, options, notify=notes.append).run(MemorySource(bytes(10 * 32000)), Events())
     assert outcome.status == 0
     (event,) = events

@@ -33,9 +33,14 @@ def test_scan_decodes_once_and_sends_the_same_audio_to_both(testdata):
     servicer = StrictServicer()
     with FakeServer(servicer) as srv:
         out, err = io.StringIO(), io.StringIO()
-        config = RunConfig(method="scan", inputs=[str(testdata / "05_vctk_p286_011_48k_mono_s16.wav")],
-                           credentials=Credentials(CID, KEY), endpoint=parse_endpoint(srv.address),
-                           insecure=True, json=True)
+        config = RunConfig(
+            method="scan",
+            inputs=[str(testdata / "05_vctk_p286_011_48k_mono_s16.wav")],
+            credentials=Credentials(CID, KEY),
+            endpoint=parse_endpoint(srv.address),
+            insecure=True,
+            json=True,
+        )
         rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     assert rc == 0, err.getvalue()
     calls = {c.method: c for c in servicer.calls}
@@ -45,7 +50,7 @@ def test_scan_decodes_once_and_sends_the_same_audio_to_both(testdata):
 
 
 class DeepfakeFails(StrictServicer):
-    def DeepfakeDetection(self, request_iterator, context):  # noqa: N802
+    def DeepfakeDetection(self, request_iterator, context):
         for i, _ in enumerate(request_iterator):
             if i == 3:
                 context.abort(grpc.StatusCode.INTERNAL, "model crashed")
@@ -56,9 +61,15 @@ def test_scan_survives_one_side_failing(testdata):
     servicer = DeepfakeFails()
     with FakeServer(servicer) as srv:
         out, err = io.StringIO(), io.StringIO()
-        config = RunConfig(method="scan", inputs=[str(testdata / "01_jfk_16k_mono_s16.wav")],
-                           credentials=Credentials(CID, KEY), endpoint=parse_endpoint(srv.address),
-                           insecure=True, json=True, retries=0)
+        config = RunConfig(
+            method="scan",
+            inputs=[str(testdata / "01_jfk_16k_mono_s16.wav")],
+            credentials=Credentials(CID, KEY),
+            endpoint=parse_endpoint(srv.address),
+            insecure=True,
+            json=True,
+            retries=0,
+        )
         rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     assert rc == ExitStatus.SERVICE_ERROR
     lines = [json.loads(line) for line in out.getvalue().splitlines()]

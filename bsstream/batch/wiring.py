@@ -74,7 +74,9 @@ class ReportCollector(NullSink):
             return InputReport(source, None, status, 0.0, "", skipped=skipped)
         info, outcome = found
         duration = info.duration if info.duration is not None else outcome.audio_seconds
-        return InputReport(source, duration, status, outcome.wall_seconds, headline(outcome.summary, max_tasks=3))
+        return InputReport(
+            source, duration, status, outcome.wall_seconds, headline(outcome.summary, max_tasks=3)
+        )
 
 
 class ProgressSink(NullSink):
