@@ -1,7 +1,7 @@
 """The emulator must not be the bottleneck: one hour of audio, unpaced, well under a minute.
 
 Slow: run with ``pytest -m slow tests/test_emulator_speed.py -s`` (prints the figure quoted in
-docs/emulator.md). Pin it to one core with ``taskset -c 0`` to reproduce the one-core number.
+the README, "The local emulator"). Pin it to one core with ``taskset -c 0`` to reproduce the one-core number.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 No grpc and no protobuf here. Audio goes in as PCM16 bytes in any chunking; windows
 (segments of 2 s of speech, utterances ended by a 0.5 s pause) come out with measurements,
 and the label functions turn measurements into soft posteriors. Everything is a documented
-heuristic (see docs/emulator.md), deterministic, and independent of how the bytes were chunked.
+heuristic (see the README, "The local emulator"), deterministic, and independent of how the bytes were chunked.
 """
 
 from __future__ import annotations
@@ -568,7 +568,7 @@ def semitones(f: float, ref: float) -> float:
     return 12.0 * math.log2(f / ref)
 
 
-# Reference points of the heuristics (see docs/emulator.md).
+# Reference points of the heuristics (see the README, "The local emulator").
 GENDER_BOUNDARY_HZ = 160.0
 MALE_NORM_HZ, FEMALE_NORM_HZ = 120.0, 210.0
 AGES = ("18 - 22", "23 - 30", "31 - 45", "46 - 65")
