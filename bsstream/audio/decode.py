@@ -400,7 +400,9 @@ def _after_probe(name: str, pipe: FfmpegPipe, duration: float | None, timeout: f
     """Wait (bounded) for ffmpeg to open its input, so "not audio" and "no audio track" are
     reported by open_input; take the duration from its ``Duration:`` line unless known."""
     rc = pipe.wait_ready(timeout)
-    if rc is not None and rc != 0:
+    if rc is not None and rc != 0 and not pipe.output_opened:
+        # it failed before decoding anything; a failure after it started decoding (even if it
+        # has already ended) is reported by blocks(), after the audio it produced
         problem, hint = pipe.failure()
         pipe.close()
         raise _err(name, problem, hint)

@@ -168,6 +168,7 @@ class FfmpegPipe:
         self.duration: float | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._ready = threading.Event()  # input probed (output opened) or ffmpeg has ended
+        self.output_opened = False  # ffmpeg got as far as opening its output (it was decoding)
         self._stderr_done = threading.Event()
         self._closing = False
         self._read_lock = threading.Lock()
@@ -292,6 +293,7 @@ class FfmpegPipe:
                 if line:
                     self._tail.append(line)
                 if line.startswith(("Output #0", "Stream mapping:", "Press [q]")):
+                    self.output_opened = True
                     self._ready.set()
         except (OSError, ValueError):
             pass
