@@ -14,7 +14,9 @@ def test_head_closing_stdout_ends_quietly(testdata, tmp_path):
     )
     for mode in ("--json", "--plain"):
         cmd = pipeline if mode == "--json" else pipeline.replace(" --json", "")
-        out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
+        out = subprocess.run(
+            ["bash", "-c", cmd], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        ).stdout
         lines = out.splitlines()
         assert len(lines) >= 2
         assert "rc=0" in lines[1]
