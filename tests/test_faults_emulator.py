@@ -91,7 +91,7 @@ def test_abort_every_call_exhausts_retries(serve, testdata):
     assert r.code == d.code == 5
     recs = records(r.out)
     assert sum(1 for x in recs if x.get("event") == "reconnect") == 2
-    line = [x for x in r.err.splitlines() if x.startswith("error:")][0]
+    line = next(x for x in r.err.splitlines() if x.startswith("error:"))
     assert "gave up after 2 reconnects" in line and "results up to" in line
     # each resumed call starts where the results ended: times only move forward, no duplicates
     windows = [

@@ -3,7 +3,8 @@
 No grpc and no protobuf here. Audio goes in as PCM16 bytes in any chunking; windows
 (segments of 2 s of speech, utterances ended by a 0.5 s pause) come out with measurements,
 and the label functions turn measurements into soft posteriors. Everything is a documented
-heuristic (see the README, "The local emulator"), deterministic, and independent of how the bytes were chunked.
+heuristic (see the README, "The local emulator"), deterministic, and independent of how the
+bytes were chunked.
 """
 
 from __future__ import annotations
