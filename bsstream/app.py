@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, BinaryIO
 
-from bsstream.protocol.stream import FanOut, Locked, Sink, StreamInfo, StreamOutcome
+from bsstream.protocol.stream import FanOut, Locked, NullSink, Sink, StreamInfo, StreamOutcome
 from bsstream.redact import redact
 from bsstream.settings import Credentials, Endpoint
 from bsstream.status import BsError, ExitStatus, UsageError, most_severe
@@ -140,22 +140,13 @@ def build_sinks(
     return sinks
 
 
-class ErrorReporter:
-    """Writes each stream's failure line to stderr as the stream ends."""
+class ErrorReporter(NullSink):
+    """Writes each stream's failure line (and --stats) to stderr as the stream ends."""
 
     def __init__(self, messages: Messages, *, stats_to_stderr: bool, scan: bool = False) -> None:
         self.messages = messages
         self.stats_to_stderr = stats_to_stderr
         self.scan = scan
-
-    def begin(self, info: StreamInfo) -> None:
-        pass
-
-    def message(self, message: Any) -> None:
-        pass
-
-    def event(self, event: dict[str, Any]) -> None:
-        pass
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         if outcome.error and outcome.status != ExitStatus.INTERRUPTED:
@@ -177,9 +168,6 @@ class ErrorReporter:
                 f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s['results']}, "
                 f"latency p50 {secs(p50)} p95 {secs(p95)}"
             )
-
-    def close(self) -> None:
-        pass
 
 
 def _methods(run: RunConfig) -> list[str]:

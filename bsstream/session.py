@@ -19,11 +19,11 @@ from typing import Protocol
 from bsstream._gen import api_pb2
 from bsstream.audio.chunks import chunk_bytes_for, rechunk
 from bsstream.protocol.messages import BYTES_PER_SECOND, audio_message, config_message, config_to_dict
-from bsstream.protocol.results import ResultMessage, from_proto, shift_message
+from bsstream.protocol.results import from_proto, shift_message
 from bsstream.protocol.resume import DEFAULT_REPLAY_SECONDS, AudioFeed, Deduper, seconds_to_bytes
 from bsstream.protocol.stats import LatencyTracker, stats_dict
 from bsstream.protocol.stream import Sink, StreamInfo, StreamOutcome
-from bsstream.protocol.summary import summarize
+from bsstream.protocol.summary import SummaryBuilder
 from bsstream.settings import Credentials
 from bsstream.status import (
     BsError,
@@ -275,7 +275,7 @@ class Session:
         )
         dedupe = Deduper()
         latency = LatencyTracker()
-        received: list[ResultMessage] = []
+        summary = SummaryBuilder()  # not the messages: memory stays flat in stream length
         counts = {"messages": 0, "results": 0}
         covered = 0.0  # seconds of audio covered by results received (absolute)
         sent_max = 0
@@ -319,7 +319,7 @@ class Session:
                     feed.release_before(min(seconds_to_bytes(covered), attempt.sent_to))
                     counts["messages"] += 1
                     counts["results"] += len(fresh)
-                    received.append(message)
+                    summary.add(message)
                     sink.message(message)
             except CallFailed as exc:
                 failure = exc
@@ -404,7 +404,7 @@ class Session:
         audio_seconds = sent_max / BYTES_PER_SECOND
         outcome = StreamOutcome(
             status=int(status),
-            summary=summarize(received),
+            summary=summary.summary(),
             audio_seconds=audio_seconds,
             wall_seconds=wall,
             messages=counts["messages"],

@@ -80,3 +80,34 @@ def tls_pair(tmp_path_factory) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture
+def serve():
+    """Start ``bsstream serve --port 0 ARGS...`` processes; returns their addresses. Stopped after."""
+    import re
+    import subprocess
+    import sys
+
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bsstream", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"(127\.0\.0\.1:\d+)", line)
+        assert match, line + (proc.stderr.read() if proc.stderr else "")
+        return match.group(1)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)

@@ -2,42 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-
-import pytest
-
 from tests.clirun import bsstream
 
 KEY = "sk-doctor-RECOGNISABLE-778899"
-
-
-@pytest.fixture
-def serve(request, tls_pair):
-    procs = []
-
-    def start(*args: str) -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bsstream", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"(127\.0\.0\.1:\d+)", line)
-        assert match, line + (proc.stderr.read() if proc.stderr else "")
-        return match.group(1)
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_doctor_local_all_ticks():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,28 +20,9 @@ SPEECH = "10_voxconverse_aepyx_8k_mono_s16_169s.wav"
 
 
 @pytest.fixture
-def serve():
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BS_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bsstream", "serve", "--port", "0", "--cid", "9", "--api-key", KEY, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        match = re.search(r"(127\.0\.0\.1:\d+)", proc.stdout.readline())
-        assert match
-        return match.group(1)
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
+def serve(serve):
+    """The emulator as a process, accepting only cid 9 and KEY."""
+    return lambda *args: serve("--cid", "9", "--api-key", KEY, *args)
 
 
 def client(address: str, wav: str, *extra: str, key: str = KEY, timeout: float = 120):

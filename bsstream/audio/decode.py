@@ -416,24 +416,12 @@ def _reader(stream: BinaryIO) -> Callable[[int], bytes]:
     return read1 if callable(read1) else stream.read
 
 
-def _read_upto(read: Callable[[int], bytes], n: int) -> bytes:
-    parts: list[bytes] = []
-    got = 0
-    while got < n:
-        part = read(n - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
 def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
     """stdin or another non-seekable stream: a native WAV when it already is PCM16 16 kHz mono,
     otherwise ffmpeg fed from the stream by a thread (everything sniffed is replayed first)."""
     read = _reader(stream)
     try:
-        head = _read_upto(read, 12)
+        head = wav.read_upto(read, 12)
     except OSError as exc:
         raise _err(name, f"read failed ({exc.strerror or exc})", "check the input") from None
     if not head:
@@ -443,7 +431,7 @@ def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
     prefix = head
     if wav.starts_like_wav(head):
         try:
-            header = wav.read_header(lambda n: _read_upto(read, n), prefix=head, keep=True)
+            header = wav.read_header(lambda n: wav.read_upto(read, n), prefix=head, keep=True)
         except wav.WavError as exc:
             if owns:
                 stream.close()

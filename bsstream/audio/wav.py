@@ -106,7 +106,7 @@ def starts_like_wav(prefix: bytes) -> bool:
     return 0 < len(prefix) < 4 and b"RIFF".startswith(prefix)
 
 
-def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
+def read_upto(read: Callable[[int], bytes], n: int) -> bytes:
     """Up to ``n`` bytes: fewer only at the end of the stream."""
     parts: list[bytes] = []
     got = 0
@@ -136,7 +136,7 @@ def read_header(
     buf = bytearray(prefix)
 
     def take(n: int, what: str) -> bytes:
-        data = _read_exact(read, n)
+        data = read_upto(read, n)
         if len(data) < n:
             raise WavError(f"truncated WAV header (file ends inside the {what})")
         if keep:

@@ -97,11 +97,15 @@ def seconds_to_bytes(seconds: float) -> int:
 class Deduper:
     """Drops results a resumed call sends again: ``is_new`` is False for a result whose window,
     task and level an earlier attempt already delivered. Within one attempt nothing is dropped
-    (two results may legitimately share a window)."""
+    (two results may legitimately share a window).
 
-    def __init__(self) -> None:
+    A resumed call replays audio from the end of the last result, so only the most recent
+    results can come again: the last ``remember`` keys are kept, so memory stays bounded."""
+
+    def __init__(self, remember: int = 4096) -> None:
+        self.remember = remember
         self._earlier: set[tuple[object, ...]] = set()
-        self._current: set[tuple[object, ...]] = set()
+        self._current: dict[tuple[object, ...], None] = {}
 
     @staticmethod
     def _time_key(text: str) -> object:
@@ -110,8 +114,8 @@ class Deduper:
 
     def next_attempt(self) -> None:
         """A new call starts: what this one delivered now counts as earlier."""
-        self._earlier |= self._current
-        self._current = set()
+        self._earlier = set(list(self._earlier)[-self.remember :]) | set(self._current)
+        self._current = {}
 
     def is_new(self, result: Result) -> bool:
         key = (
@@ -122,5 +126,7 @@ class Deduper:
         )
         if key in self._earlier:
             return False
-        self._current.add(key)
+        self._current[key] = None
+        if len(self._current) > self.remember:
+            del self._current[next(iter(self._current))]  # the oldest
         return True

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 
-def percentile(values: list[float], q: float) -> float | None:
+def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0-100) by linear interpolation; None for no values."""
     if not values:
         return None
@@ -26,32 +28,45 @@ def percentile(values: list[float], q: float) -> float | None:
 
 @dataclass(slots=True)
 class LatencyTracker:
-    """Send times of audio positions, and the latencies of results against them."""
+    """Send times of audio positions, and the latencies of results against them.
+
+    Send records older than the results received are dropped, and latencies are kept as
+    a compact array, so memory stays small on long streams.
+    """
 
     _ends: list[float] = field(default_factory=list)  # absolute audio end (s) of each chunk sent
     _times: list[float] = field(default_factory=list)  # when it was handed to the transport
-    latencies: list[float] = field(default_factory=list)
+    _first: int = 0  # records before this index are no longer needed
+    latencies: array[float] = field(default_factory=lambda: array("d"))
 
     def restart(self) -> None:
         """A new attempt starts: positions may go back; earlier sends no longer matter."""
         self._ends.clear()
         self._times.clear()
+        self._first = 0
 
     def sent(self, audio_end: float, at: float) -> None:
         self._ends.append(audio_end)
         self._times.append(at)
 
     def received(self, result_end: float | None, at: float) -> None:
-        if result_end is None or not self._ends:
+        if result_end is None or len(self._ends) <= self._first:
             return
-        i = bisect.bisect_left(self._ends, result_end - 1e-6)
+        i = bisect.bisect_left(self._ends, result_end - 1e-6, lo=self._first)
         if i >= len(self._ends):
             i = len(self._ends) - 1
         self.latencies.append(max(at - self._times[i], 0.0))
+        self._forget_before(i - 64)  # results arrive roughly in order; keep some slack
+
+    def _forget_before(self, index: int) -> None:
+        if index - self._first > 4096:
+            del self._ends[:index]
+            del self._times[:index]
+            self._first = 0
 
 
 def stats_dict(
-    *, audio_seconds: float, wall_seconds: float, messages: int, results: int, latencies: list[float]
+    *, audio_seconds: float, wall_seconds: float, messages: int, results: int, latencies: Sequence[float]
 ) -> dict[str, Any]:
     """The --stats figures as JSON-ready data (seconds, rounded to milliseconds)."""
 

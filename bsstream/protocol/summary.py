@@ -9,7 +9,7 @@ each result weighs one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bsstream.protocol.results import Result, ResultMessage
 
@@ -53,39 +53,81 @@ def _duration(result: Result) -> float:
     return end - start
 
 
-def _summarize_task(task: str, results: list[Result]) -> TaskSummary | None:
-    by_level: dict[str | None, list[Result]] = {}
-    for r in results:
-        by_level.setdefault(r.level, []).append(r)
+@dataclass(slots=True)
+class _LabelTotals:
+    seconds: float = 0.0  # summed durations of results with this final label
+    count: int = 0
+    p_time: float = 0.0  # sum of posterior x duration (where the posterior parses)
+    time_with_p: float = 0.0
+    p_count: float = 0.0  # sum of posteriors (count-weighted mode)
+    count_with_p: int = 0
 
-    def covered(level: str | None) -> tuple[float, int, bool]:
-        rs = by_level[level]
-        return (sum(_duration(r) for r in rs), len(rs), level == "utterance")
 
-    level = max(by_level, key=covered)
-    chosen = [r for r in by_level[level] if r.final_label != ""]
-    if not chosen:
+@dataclass(slots=True)
+class _LevelTotals:
+    seconds: float = 0.0  # every result of the level, labelled or not
+    count: int = 0
+    labels: dict[str, _LabelTotals] = field(default_factory=dict)
+
+
+class SummaryBuilder:
+    """Accumulates what the summary needs as results arrive, in memory independent of the
+    stream's length (a few numbers per task, level and label)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, dict[str | None, _LevelTotals]] = {}
+
+    def add(self, message: ResultMessage) -> None:
+        for result in message.results:
+            self.add_result(result)
+
+    def add_result(self, result: Result) -> None:
+        levels = self._tasks.setdefault(result.task, {})
+        totals = levels.get(result.level)
+        if totals is None:
+            totals = levels[result.level] = _LevelTotals()
+        duration = _duration(result)
+        totals.seconds += duration
+        totals.count += 1
+        if result.final_label == "":
+            return
+        label = totals.labels.get(result.final_label)
+        if label is None:
+            label = totals.labels[result.final_label] = _LabelTotals()
+        label.seconds += duration
+        label.count += 1
+        p = result.final_posterior
+        if p is not None:
+            label.p_time += p * duration
+            label.time_with_p += duration
+            label.p_count += p
+            label.count_with_p += 1
+
+    def summary(self) -> Summary:
+        """Summaries for every task seen, in the order tasks first appeared."""
+        tasks = []
+        for task, levels in self._tasks.items():
+            summary = _summarize_task(task, levels)
+            if summary is not None:
+                tasks.append(summary)
+        return Summary(tasks=tuple(tasks))
+
+
+def _summarize_task(task: str, levels: dict[str | None, _LevelTotals]) -> TaskSummary | None:
+    level = max(levels, key=lambda lv: (levels[lv].seconds, levels[lv].count, lv == "utterance"))
+    labels = levels[level].labels
+    if not labels:
         return None
-    seconds = sum(_duration(r) for r in chosen)
+    seconds = sum(t.seconds for t in labels.values())
     use_time = seconds > 0
-
-    weights: dict[str, float] = {}
-    for r in chosen:
-        weights[r.final_label] = weights.get(r.final_label, 0.0) + (_duration(r) if use_time else 1.0)
+    weights = {name: (t.seconds if use_time else float(t.count)) for name, t in labels.items()}
     total = sum(weights.values())
     label = max(weights, key=lambda k: weights[k])  # first seen wins ties (dicts keep order)
-
-    num = den = 0.0
-    for r in chosen:
-        if r.final_label != label:
-            continue
-        p = r.final_posterior
-        if p is None:
-            continue
-        w = _duration(r) if use_time else 1.0
-        num += p * w
-        den += w
-    confidence = num / den if den > 0 else None
+    chosen = labels[label]
+    if use_time:
+        confidence = chosen.p_time / chosen.time_with_p if chosen.time_with_p > 0 else None
+    else:
+        confidence = chosen.p_count / chosen.count_with_p if chosen.count_with_p > 0 else None
     return TaskSummary(
         task=task,
         level=level,
@@ -93,19 +135,13 @@ def _summarize_task(task: str, results: list[Result]) -> TaskSummary | None:
         share=weights[label] / total if total > 0 else 0.0,
         seconds=seconds,
         confidence=confidence,
-        results=len(chosen),
+        results=sum(t.count for t in labels.values()),
     )
 
 
 def summarize(messages: Iterable[ResultMessage]) -> Summary:
     """Summaries for every task seen, in the order tasks first appeared."""
-    by_task: dict[str, list[Result]] = {}
+    builder = SummaryBuilder()
     for message in messages:
-        for result in message.results:
-            by_task.setdefault(result.task, []).append(result)
-    tasks = []
-    for task, results in by_task.items():
-        summary = _summarize_task(task, results)
-        if summary is not None:
-            tasks.append(summary)
-    return Summary(tasks=tuple(tasks))
+        builder.add(message)
+    return builder.summary()

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
-from bsstream.protocol.summary import Summary, summarize
+from bsstream.protocol.summary import Summary, SummaryBuilder
 from bsstream.protocol.timeline import Timeline
 from bsstream.render import display_text
 from bsstream.render.table import build_summary_table, build_table, verdict_line
@@ -70,7 +70,7 @@ class LiveSink:
         self.redirect_stderr = redirect_stderr
         self._lock = threading.Lock()
         self._timeline = Timeline()
-        self._messages: list[ResultMessage] = []
+        self._seen = SummaryBuilder()  # for outcomes without a summary (constant memory)
         self._title: str | None = None
         self._live: Live | None = None
         self._view: _TimelineView | None = None
@@ -81,7 +81,7 @@ class LiveSink:
         self._finish_live()  # a previous input that never ended
         with self._lock:
             self._timeline = Timeline()
-            self._messages = []
+            self._seen = SummaryBuilder()
             self._title = info.source if self.show_source else None
         self._view = _TimelineView(self)
         self._live = Live(
@@ -97,7 +97,7 @@ class LiveSink:
     def message(self, message: ResultMessage) -> None:
         with self._lock:
             self._timeline.add(message)
-            self._messages.append(message)
+            self._seen.add(message)
 
     def event(self, event: dict[str, Any]) -> None:
         pass  # reconnects and the like are reported on stderr by the session
@@ -105,14 +105,14 @@ class LiveSink:
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         had_rows = self._finish_live()
         with self._lock:
-            messages, self._messages = self._messages, []
+            seen, self._seen = self._seen, SummaryBuilder()
         if had_rows:
             self.console.line()
         else:
             self.console.print(
                 Text(f"No results for {display_text(info.source) or 'the input'}.", style="dim")
             )
-        summary = outcome.summary if outcome.summary.tasks else summarize(messages)
+        summary = outcome.summary if outcome.summary.tasks else seen.summary()
         self.print_summary(summary, source=info.source if self.show_source else None)
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from bsstream.protocol.results import Result, ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
-from bsstream.protocol.summary import Summary, summarize
+from bsstream.protocol.summary import Summary, SummaryBuilder
 from bsstream.render import display_text, format_posterior, format_window, write_line
 from bsstream.render.summary import summary_lines
 
@@ -61,16 +61,17 @@ class PlainSink:
     def __init__(self, out: IO[str], *, show_source: bool) -> None:
         self.out = out
         self.show_source = show_source
-        self._messages: list[ResultMessage] = []
+        # the summary of what this sink saw, per input (constant memory), for outcomes without one
+        self._seen: dict[str, SummaryBuilder] = {}
 
     def _source(self, source: str) -> str | None:
         return source if self.show_source else None
 
     def begin(self, info: StreamInfo) -> None:
-        self._messages = []
+        self._seen[info.source] = SummaryBuilder()
 
     def message(self, message: ResultMessage) -> None:
-        self._messages.append(message)
+        self._seen.setdefault(message.source, SummaryBuilder()).add(message)
         if not message.results:
             return
         source = self._source(message.source)
@@ -81,8 +82,8 @@ class PlainSink:
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         # The session's summary; if it sent none, the summary of what this sink saw.
-        summary = outcome.summary if outcome.summary.tasks else summarize(self._messages)
-        self._messages = []
+        seen = self._seen.pop(info.source, None)
+        summary = outcome.summary if outcome.summary.tasks or seen is None else seen.summary()
         lines = summary_text_lines(summary, source=self._source(info.source))
         if lines:
             write_line(self.out, "\n".join(lines))
