@@ -1,4 +1,5 @@
-"""Wiring for analyze / deepfake: settings -> transport -> one Session per input -> sinks.
+"""Wiring of analyze / deepfake / scan: inputs -> transport -> one Session per input and
+method -> sinks.
 
 Knows no option parsing (cli.py does that) and writes only to the streams it is given.
 """
@@ -44,7 +45,6 @@ class RunConfig:
     retries: int = 3
     backoff_base: float = 0.5
     stats: bool = False
-    debug: bool = False
     outputs: list[str] = field(default_factory=list)
     jobs: int = 1
     output_dir: Path | None = None
@@ -241,89 +241,126 @@ def plan_inputs(run: RunConfig) -> Plan:
     return Plan(inputs, skipped, out_paths, failed)
 
 
-def run_streams(run: RunConfig, streams: Streams) -> int:
-    """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
-    from bsstream.audio.decode import open_input
-    from bsstream.batch.failon import FailOnSink, apply_matches, format_match, parse_fail_ons
+@dataclass(slots=True)
+class Outputs:
+    """Where a run's results go, and the batch pieces that watch them."""
+
+    sink: Sink  # what the sessions write to
+    collector: Any  # ReportCollector: each input's outcome, for the end-of-run table
+    fail_on: Any = None  # FailOnSink when --fail-on is given
+    progress: Any = None  # BatchProgress when one is shown
+    progress_console: Any = None
+    status_table: bool = False  # --jobs > 1 on a terminal: the per-file status display on stdout
+
+
+def build_outputs(run: RunConfig, streams: Streams, plan: Plan, messages: Messages, scan: bool) -> Outputs:
+    """The terminal output and files, --fail-on, --output-dir, progress and the report, as one
+    sink (thread-safe; merged per input for scan), plus the error and --stats lines."""
+    from bsstream.batch.failon import FailOnSink, format_match, parse_fail_ons
     from bsstream.batch.outdir import OutputDirSink
     from bsstream.batch.wiring import BySource, ProgressSink, ReportCollector
-    from bsstream.protocol.messages import build_config
     from bsstream.scan import ScanMerge
-    from bsstream.session import Interrupts, Session, StreamOptions
 
-    messages = Messages(streams.stderr)
-    fail_rules = parse_fail_ons(run.fail_on)
-    plan = plan_inputs(run)
-    if run.insecure and not run.endpoint.is_loopback and not run.local:
-        messages.say(f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}")
-    ca_cert = None
-    if run.ca_cert is not None:
-        try:
-            ca_cert = run.ca_cert.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read --ca-cert {run.ca_cert}: {exc.strerror}") from None
-
-    methods = _methods(run)
-    many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
+    rules = parse_fail_ons(run.fail_on)
     status_table = run.jobs > 1 and streams.stdout_is_tty and not run.json
-    fail_on = FailOnSink(fail_rules, on_match=lambda m: messages.say(format_match(m))) if fail_rules else None
-    collector = ReportCollector()
+    many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
+    out = Outputs(sink=NullSink(), collector=ReportCollector(), status_table=status_table)
     parts: list[Sink] = build_sinks(run, streams, terminal=not status_table, show_source=many)
-    if fail_on is not None:
-        parts.append(fail_on)  # before the output files: their markers carry the match
+    if rules:
+        out.fail_on = FailOnSink(rules, on_match=lambda m: messages.say(format_match(m)))
+        parts.append(out.fail_on)  # before the output files: their markers carry the match
     if run.output_dir is not None:
-        paths = plan.out_paths
+        paths, fail_on = plan.out_paths, out.fail_on
         parts.append(
             BySource(lambda src: OutputDirSink(paths[src], fail_on=fail_on) if src in paths else None)
         )
-    parts.append(collector)
-
-    progress: Any = None
-    progress_console: Any = None
-    if plan.inputs and (
-        status_table or (streams.stderr_is_tty and not run.quiet and not _live_on_stdout(run, streams))
-    ):
+    parts.append(out.collector)
+    live_on_stdout = streams.stdout_is_tty and not run.json
+    if plan.inputs and (status_table or (streams.stderr_is_tty and not run.quiet and not live_on_stdout)):
         from rich.console import Console
 
         from bsstream.batch.progress import BatchProgress
 
-        progress_console = Console(file=streams.stdout if status_table else streams.stderr)
-        progress = BatchProgress(progress_console, len(plan.inputs))
-        parts.append(ProgressSink(progress))
+        out.progress_console = Console(file=streams.stdout if status_table else streams.stderr)
+        out.progress = BatchProgress(out.progress_console, len(plan.inputs))
+        parts.append(ProgressSink(out.progress))
     outputs: Sink = Locked(FanOut(parts))
-    if len(methods) > 1:
-        outputs = ScanMerge(outputs, len(methods))
-    sink = FanOut([outputs, ErrorReporter(messages, stats_to_stderr=not run.json, scan=len(methods) > 1)])
+    if scan:
+        outputs = ScanMerge(outputs, 2)
+    out.sink = FanOut([outputs, ErrorReporter(messages, stats_to_stderr=not run.json, scan=scan)])
+    return out
+
+
+def _read_ca_cert(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read --ca-cert {path}: {exc.strerror}") from None
+
+
+def _run_jobs(items: list[Any], jobs: int, process: Callable[[Any], None], interrupts: Any) -> None:
+    """``process`` every item, ``jobs`` at a time, in order of start; stop starting new ones
+    after an interrupt. The main thread only waits (and so keeps handling signals)."""
+    if jobs <= 1:
+        for item in items:
+            if interrupts.interrupted:
+                return
+            process(item)
+        return
+    pending = list(reversed(items))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while not interrupts.interrupted:
+            with lock:
+                if not pending:
+                    return
+                item = pending.pop()
+            process(item)
+
+    workers = [threading.Thread(target=worker, name=f"bsstream-job-{i}", daemon=True) for i in range(jobs)]
+    for w in workers:
+        w.start()
+    _wait_all(workers)
+
+
+def run_streams(run: RunConfig, streams: Streams) -> int:
+    """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
+    from bsstream.audio.decode import open_input
+    from bsstream.batch.failon import apply_matches
+    from bsstream.protocol.messages import build_config
+    from bsstream.session import Interrupts, Session, StreamOptions
+    from bsstream.transport import Transport
+
+    messages = Messages(streams.stderr)
+    plan = plan_inputs(run)
+    if run.insecure and not run.endpoint.is_loopback and not run.local:
+        messages.say(f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}")
+    ca_cert = _read_ca_cert(run.ca_cert)
+    methods = _methods(run)
+    out = build_outputs(run, streams, plan, messages, scan=len(methods) > 1)
     interrupts = Interrupts()
-    codes_by_input: dict[str, list[ExitStatus]] = {}
-    status_lock = threading.Lock()
+    codes: dict[str, list[ExitStatus]] = {}
+    codes_lock = threading.Lock()
     for spec, err in plan.failed:
         messages.error(err)
-        codes_by_input[spec] = [err.exit_status]
+        codes[spec] = [err.exit_status]
 
     with contextlib.ExitStack() as stack:
-        endpoint = run.endpoint
-        insecure = run.insecure
+        endpoint, insecure = run.endpoint, run.insecure
         if run.local:
             from bsstream.emulator.server import Emulator
 
-            emulator = stack.enter_context(Emulator())
-            endpoint = Endpoint("127.0.0.1", emulator.port)
-            insecure = True
+            endpoint, insecure = Endpoint("127.0.0.1", stack.enter_context(Emulator()).port), True
             messages.once(EMULATOR_NOTE)
-        from bsstream.transport import Transport
-
         transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
-        config = build_config(run.level, logits=run.logits, embeddings=run.embeddings)
-        on_progress = (
-            (lambda name, seconds: progress.set_sent(name, seconds)) if progress is not None else None
-        )
-
-        def session(method: str) -> Session:
-            options = StreamOptions(
+        options = {
+            method: StreamOptions(
                 method=method,
                 credentials=run.credentials,
-                config=config,
+                config=build_config(run.level, logits=run.logits, embeddings=run.embeddings),
                 chunk_ms=run.chunk_ms,
                 realtime=run.realtime,
                 timeout=run.timeout,
@@ -334,94 +371,68 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 emulated=run.local,
                 tag_method=len(methods) > 1,
             )
+            for method in methods
+        }
+        progress = out.progress
+
+        def session(method: str) -> Session:
             return Session(
                 transport,
-                options,
+                options[method],
                 interrupts=interrupts,
                 notify=messages.say,
                 on_emulated=lambda: messages.once(EMULATOR_NOTE),
-                on_progress=on_progress,
+                on_progress=progress.set_sent if progress is not None else None,
             )
 
         def process(inp: Any) -> None:
-            """One input, all its methods; records its exit status."""
-            if interrupts.interrupted:
-                return
+            """One input, all its methods; records its exit statuses."""
             name = source_name(inp)
             try:
                 with open_input(inp.spec, stdin=streams.stdin) as source:
                     if len(methods) == 1:
-                        codes = [ExitStatus(session(methods[0]).run(source, sink).status)]
+                        got = [ExitStatus(session(methods[0]).run(source, out.sink).status)]
                     else:
-                        codes = _run_tee(source, [session(m) for m in methods], sink)
+                        got = _run_tee(source, [session(m) for m in methods], out.sink)
             except BsError as err:
                 messages.error(err)
-                codes = [err.exit_status]
+                got = [err.exit_status]
                 if progress is not None:
                     progress.finish_file(name, err.exit_status)
-            with status_lock:
-                codes_by_input[name] = codes
+            with codes_lock:
+                codes[name] = got
 
         stack.callback(interrupts.close)
-        stack.callback(sink.close)
+        stack.callback(out.sink.close)
         if progress is not None:
             stack.enter_context(progress)
-            messages.console = progress_console if not status_table else None
+            if not out.status_table:
+                messages.console = out.progress_console
+            stack.callback(setattr, messages, "console", None)
         with handle_signals(interrupts.signal):
-            if run.jobs <= 1:
-                for inp in plan.inputs:
-                    process(inp)
-            else:
-                pending = list(plan.inputs)
-                lock = threading.Lock()
-
-                def worker() -> None:
-                    while not interrupts.interrupted:
-                        with lock:
-                            if not pending:
-                                return
-                            inp = pending.pop(0)
-                        process(inp)
-
-                workers = [
-                    threading.Thread(target=worker, name=f"bsstream-job-{i}", daemon=True)
-                    for i in range(min(run.jobs, len(plan.inputs)))
-                ]
-                for w in workers:
-                    w.start()
-                _wait_all(workers)
-        messages.console = None
+            _run_jobs(plan.inputs, run.jobs, process, interrupts)
 
     statuses: list[ExitStatus] = []
     reports = []
-    for spec, _ in plan.failed:
-        code = most_severe(codes_by_input[spec])
-        statuses.append(code)
-        reports.append(collector.report(spec, code))
-    for inp in plan.inputs:
-        name = source_name(inp)
-        if name not in codes_by_input:
+    for name in [spec for spec, _ in plan.failed] + [source_name(inp) for inp in plan.inputs]:
+        if name not in codes:
             continue  # never started (interrupted)
-        code = most_severe(codes_by_input[name])
-        if fail_on is not None:
-            code = ExitStatus(apply_matches(code, fail_on.matched_source(name)))
+        code = most_severe(codes[name])
+        if out.fail_on is not None:
+            code = ExitStatus(apply_matches(code, out.fail_on.matched_source(name)))
         statuses.append(code)
-        reports.append(collector.report(name, code))
+        reports.append(out.collector.report(name, code))
     reports.extend(
-        collector.report(source_name(inp), ExitStatus.SUCCESS, skipped=True) for inp in plan.skipped
+        out.collector.report(source_name(i), ExitStatus.SUCCESS, skipped=True) for i in plan.skipped
     )
     if plan.skipped:
         messages.say(f"skipped {len(plan.skipped)} input(s) whose output in {run.output_dir} is complete")
-    if many and not run.quiet:
-        _print_report(reports, streams, on_stdout=status_table)
+    if len(reports) > 1 and not run.quiet:
+        _print_report(reports, streams, on_stdout=out.status_table)
     if interrupts.interrupted:
         messages.say("interrupted: results received so far were written")
         return ExitStatus.INTERRUPTED
     return most_severe(statuses)
-
-
-def _live_on_stdout(run: RunConfig, streams: Streams) -> bool:
-    return streams.stdout_is_tty and not run.json
 
 
 def _print_report(reports: list[Any], streams: Streams, *, on_stdout: bool) -> None:

@@ -193,7 +193,6 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         retries=kw["retries"],
         backoff_base=kw["backoff_base"],
         stats=kw["stats"],
-        debug=kw["debug"],
         outputs=list(kw["outputs"]),
         jobs=kw["jobs"],
         output_dir=kw["output_dir"],

@@ -313,8 +313,8 @@ class Session:
                         message = replace(message, results=fresh)
                     for result in fresh:
                         end = result.end
-                        if end is not None:
-                            covered = max(covered, end)
+                        if end is not None:  # never past the audio sent (a bogus time can't skip audio)
+                            covered = max(covered, min(end, attempt.sent_to / BYTES_PER_SECOND))
                         latency.received(end, now)
                     feed.release_before(min(seconds_to_bytes(covered), attempt.sent_to))
                     counts["messages"] += 1

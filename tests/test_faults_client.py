@@ -268,7 +268,8 @@ def test_reconnect_resumes_from_last_result_with_absolute_times(tmp_path):
 
 
 def test_retries_exhausted_say_how_far_the_stream_got(tmp_path):
-    wav = str(write_wav(tmp_path / "r.wav", tone_pcm(10.0)))
+    # long enough that every resumed call's results lie inside the audio (a real server's would)
+    wav = str(write_wav(tmp_path / "r.wav", tone_pcm(20.0)))
     handler = Resumable(fail_calls=10)
     with FakeServer(scripted(handler)) as srv:
         rc, lines, err = run(srv.address, [wav], retries=2)
@@ -291,3 +292,37 @@ def test_no_retry_on_auth_failure(wav):
     with FakeServer(scripted(deny)) as srv:
         rc, _, _ = run(srv.address, [wav], retries=3)
     assert rc == ExitStatus.AUTH and len(calls) == 1
+
+
+def test_a_bogus_result_time_cannot_make_a_resume_skip_audio(tmp_path):
+    wav = str(write_wav(tmp_path / "r.wav", bytes(300 * 32000)))  # longer than flow-control windows
+    first_chunks: list[bytes] = []
+
+    def handler(requests, context):
+        first = None
+        received = 0
+        for i, msg in enumerate(requests):
+            if i == 0:
+                continue
+            first = first or msg.audio_content
+            received += len(msg.audio_content)
+            if not first_chunks and received >= 3 * 32000:
+                break
+        first_chunks.append(first or b"")
+        if len(first_chunks) == 1:
+            yield api_pb2.StreamResult(
+                cid=CID,
+                pid=1,
+                message_id=0,
+                result=[
+                    api_pb2.InferenceResult(task="t", start_time="0.00", end_time="99999", final_label="x")
+                ],
+            )
+            context.abort(grpc.StatusCode.UNAVAILABLE, "reset")
+
+    with FakeServer(scripted(handler)) as srv:
+        rc, lines, err = run(srv.address, [wav], retries=1)
+    assert rc == 0, err
+    (event,) = [x for x in lines if "event" in x]
+    assert event["resume_from"] < 300.0  # clamped to the audio actually sent, not 99999
+    assert len(first_chunks) == 2 and first_chunks[1] != b""  # the resumed call got audio
