@@ -36,31 +36,38 @@ Exit codes: 0 ok, 1 service error, 2 usage, 3 auth/permission, 4 input/decoding,
 """
 
 
+CONNECTION_OPTIONS = [
+    click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env)."),
+    click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env)."),
+    click.option(
+        "--endpoint",
+        envvar="BS_ENDPOINT",
+        default=DEFAULT_ENDPOINT,
+        show_default=True,
+        metavar="HOST:PORT",
+        help="Service address (env BS_ENDPOINT).",
+    ),
+    click.option("--insecure", is_flag=True, help="Plaintext instead of TLS (local servers)."),
+    click.option(
+        "--ca-cert",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="PEM file of a private CA to trust instead of the system roots.",
+    ),
+    click.option("--local", is_flag=True, help="Stream to the built-in emulator (offline, no credentials)."),
+]
+
+
+def connection_options(func: F) -> F:
+    """Credentials and endpoint: the options of every command that talks to the service."""
+    for option in reversed(CONNECTION_OPTIONS):
+        func = option(func)
+    return func
+
+
 def stream_options(func: F) -> F:
     """The options analyze and deepfake share (exact names from the product's issue)."""
     options = [
         click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
-        click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env)."),
-        click.option(
-            "--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env)."
-        ),
-        click.option(
-            "--endpoint",
-            envvar="BS_ENDPOINT",
-            default=DEFAULT_ENDPOINT,
-            show_default=True,
-            metavar="HOST:PORT",
-            help="Service address (env BS_ENDPOINT).",
-        ),
-        click.option("--insecure", is_flag=True, help="Plaintext instead of TLS (local servers)."),
-        click.option(
-            "--ca-cert",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="PEM file of a private CA to trust instead of the system roots.",
-        ),
-        click.option(
-            "--local", is_flag=True, help="Stream to the built-in emulator (offline, no credentials)."
-        ),
         click.option(
             "--chunk-ms",
             type=click.IntRange(100, 500),
@@ -137,7 +144,7 @@ def stream_options(func: F) -> F:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return connection_options(func)
 
 
 @click.group(
@@ -225,14 +232,7 @@ def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env).")
-@click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env).")
-@click.option(
-    "--endpoint", envvar="BS_ENDPOINT", default=DEFAULT_ENDPOINT, show_default=True, metavar="HOST:PORT"
-)
-@click.option("--insecure", is_flag=True, help="The server speaks plaintext.")
-@click.option("--ca-cert", type=click.Path(dir_okay=False, path_type=Path), help="PEM of a private CA.")
-@click.option("--local", is_flag=True, help="Check against the built-in emulator.")
+@connection_options
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
