@@ -301,11 +301,13 @@ def wall_median(cmd: Sequence[str], workdir: Path, runs: int) -> tuple[float, li
 # ------------------------------------------------------------------------------- the benchmark
 
 
-def analyze_cmd(path: Path, server: ProbeServer, *extra: str) -> list[str]:
+def analyze_cmd(paths: Path | list[str], server: ProbeServer, *extra: str, stats: bool = True) -> list[str]:
+    """``bsstream analyze`` of one file (or several) against the probe server, JSON lines out."""
+    inputs = [str(paths)] if isinstance(paths, Path) else list(paths)
     return [
         *bsstream_cmd(),
         "analyze",
-        str(path),
+        *inputs,
         "--endpoint",
         server.address,
         "--insecure",
@@ -314,7 +316,7 @@ def analyze_cmd(path: Path, server: ProbeServer, *extra: str) -> list[str]:
         "--api-key",
         API_KEY,
         "--json",
-        "--stats",
+        *(["--stats"] if stats else []),
         *extra,
     ]
 
@@ -500,22 +502,7 @@ def _jobs_runs(files: list[str], server: ProbeServer, workdir: Path, extra: list
     walls: dict[int, Run] = {}
     for jobs in JOBS_COMPARED:
         log(f"--jobs {jobs} over {len(files)} inputs {' '.join(extra)}")
-        cmd = [
-            *bsstream_cmd(),
-            "analyze",
-            *files,
-            "--endpoint",
-            server.address,
-            "--insecure",
-            "--cid",
-            CID,
-            "--api-key",
-            API_KEY,
-            "--json",
-            "--jobs",
-            str(jobs),
-            *extra,
-        ]
+        cmd = analyze_cmd(files, server, "--jobs", str(jobs), *extra, stats=False)
         walls[jobs] = measure(f"jobs {jobs}", cmd, workdir)
     return walls
 

@@ -7,6 +7,7 @@ arrives, ``event(e)`` for things like reconnects, ``end(info, outcome)``; the CL
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -75,8 +76,6 @@ class Locked(NullSink):
     """Serialises every call to ``sink`` (streams running concurrently share one output)."""
 
     def __init__(self, sink: Sink) -> None:
-        import threading
-
         self.sink = sink
         self._lock = threading.RLock()
 
