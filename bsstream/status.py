@@ -104,6 +104,23 @@ _DNS_HINTS = ("dns resolution", "name resolution", "errors resolving", "lookup f
 _NOT_TRANSIENT_HINTS = ("ssl", "tls", "handshake", "certificate", *_DNS_HINTS)
 
 
+class RetryKind(IntEnum):
+    """How a failed call may be retried (decided by status code, never by details text)."""
+
+    NO = 0
+    NOW = 1  # the connection went away: reconnect with the normal backoff
+    SLOW = 2  # rate or concurrency limit (RESOURCE_EXHAUSTED): longer backoff, honour a hint
+
+
+def retry_kind(code_name: str) -> RetryKind:
+    """The retry policy for a gRPC status code name."""
+    if code_name in ("UNAVAILABLE", "ABORTED"):
+        return RetryKind.NOW
+    if code_name == "RESOURCE_EXHAUSTED":
+        return RetryKind.SLOW
+    return RetryKind.NO
+
+
 def is_transient(code_name: str, details: str) -> bool:
     """A failure worth reconnecting for: the connection went away, not the request was wrong.
 
