@@ -1,4 +1,4 @@
-"""Shared fixtures: where the speech recordings are, and generated audio helpers."""
+"""Shared fixtures: the test audio (shipped recordings and generated variants) and audio helpers."""
 
 from __future__ import annotations
 
@@ -12,15 +12,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTDATA = Path(os.environ.get("BSSTREAM_TESTDATA", ROOT.parent / "shared" / "testdata"))
 
 
 @pytest.fixture(scope="session")
-def testdata() -> Path:
-    """../shared/testdata: real speech recordings (never copied into the repo)."""
-    if not TESTDATA.is_dir():
-        pytest.fail(f"test data not found at {TESTDATA} (set BSSTREAM_TESTDATA)")
-    return TESTDATA
+def testdata(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of test audio, built once per session: the real speech shipped in tests/data
+    (see its SOURCES.md) plus the format variants tests/datagen.py generates from it with the
+    bundled ffmpeg. ``BSSTREAM_TESTDATA`` may name another folder holding the shipped recordings."""
+    from tests import datagen
+
+    override = os.environ.get("BSSTREAM_TESTDATA")
+    source = Path(override) if override else datagen.SHIPPED_DIR
+    try:
+        return datagen.build(source, tmp_path_factory.mktemp("testdata"))
+    except datagen.TestDataError as exc:
+        pytest.fail(f"cannot make the test audio: {exc}", pytrace=False)
 
 
 def tone_pcm(seconds: float, *, freq: float = 220.0, rate: int = 16000, amplitude: float = 0.3) -> bytes:
