@@ -2,18 +2,19 @@
 the fix; the exit code is the first failing step's.
 
 Steps: resolve the endpoint, open TCP, complete the TLS handshake (or find the server speaks
-plaintext), then stream a config and one second of silence with the configured credentials.
+plaintext HTTP/2) — the checks of bsstream/netcheck.py, which the session's diagnosis shares —
+then stream a config and one second of silence with the configured credentials.
 """
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from bsstream import netcheck
+from bsstream.netcheck import Finding
 from bsstream.settings import Credentials, Endpoint
 from bsstream.status import ExitStatus, error_for_grpc
 
@@ -34,97 +35,28 @@ class Step:
         return f"{text} — {self.fix}" if self.fix and not self.ok else text
 
 
-def check_resolve(endpoint: Endpoint) -> tuple[Step, list[tuple[str, int]]]:
-    try:
-        infos = socket.getaddrinfo(endpoint.host.strip("[]"), endpoint.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        reason = exc.strerror if isinstance(exc, socket.gaierror) and exc.strerror else str(exc)
-        return (
-            Step(
-                False,
-                "resolve",
-                f"{endpoint.host} does not resolve ({reason})",
-                "check the host name in --endpoint / BS_ENDPOINT",
-                ExitStatus.CONNECTION,
-            ),
-            [],
-        )
-    addresses = []
-    for family, _, _, _, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            addresses.append((str(sockaddr[0]), int(sockaddr[1])))
-    shown = ", ".join(sorted({a for a, _ in addresses}))
-    return Step(True, "resolve", f"{endpoint.host} -> {shown}"), addresses
+def _step(finding: Finding) -> Step:
+    """A netcheck finding as a doctor line; every network check that fails exits 5."""
+    name = "tls" if finding.check == "plaintext" else finding.check
+    status = ExitStatus.SUCCESS if finding.ok else ExitStatus.CONNECTION
+    return Step(finding.ok, name, finding.detail, finding.fix, status)
 
 
-def check_tcp(endpoint: Endpoint, addresses: list[tuple[str, int]], timeout: float) -> Step:
-    last = "no address"
-    for host, port in addresses:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return Step(True, "tcp", f"connected to {host}:{port}")
-        except OSError as exc:
-            last = exc.strerror or str(exc)
-    return Step(
-        False,
-        "tcp",
-        f"cannot connect to {endpoint.target} ({last})",
-        "check the port and that the server is up; a firewall may block it",
-        ExitStatus.CONNECTION,
-    )
+def check_resolve(endpoint: Endpoint) -> tuple[Step, tuple[tuple[str, int], ...]]:
+    finding = netcheck.resolve(endpoint)
+    return _step(finding), finding.addresses
 
 
-def _tls_handshake(endpoint: Endpoint, ca_cert: bytes | None, timeout: float, verify: bool) -> str | None:
-    """None when a TLS handshake completes, else the reason it failed."""
-    context = ssl.create_default_context(cadata=ca_cert.decode() if ca_cert else None)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["h2"])
-    try:
-        with (
-            socket.create_connection((endpoint.host.strip("[]"), endpoint.port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=endpoint.host.strip("[]")),
-        ):
-            return None
-    except ssl.SSLCertVerificationError as exc:
-        return f"certificate not trusted ({exc.verify_message})"
-    except (ssl.SSLError, OSError) as exc:
-        return str(getattr(exc, "reason", None) or exc.strerror or exc)
+def check_tcp(endpoint: Endpoint, addresses: tuple[tuple[str, int], ...], timeout: float) -> Step:
+    return _step(netcheck.connect(endpoint, addresses, timeout))
 
 
 def check_tls(endpoint: Endpoint, *, insecure: bool, ca_cert: bytes | None, timeout: float) -> Step:
+    """TLS as gRPC does it (trust, SNI, hostname, ALPN), or with --insecure that the server
+    speaks plaintext HTTP/2."""
     if insecure:
-        reason = _tls_handshake(endpoint, None, timeout, verify=False)
-        if reason is None:
-            return Step(
-                False,
-                "tls",
-                "--insecure, but the server speaks TLS",
-                "drop --insecure (add --ca-cert for a private CA)",
-                ExitStatus.CONNECTION,
-            )
-        return Step(True, "tls", "plaintext (--insecure): the server speaks plaintext")
-    reason = _tls_handshake(endpoint, ca_cert, timeout, verify=True)
-    if reason is None:
-        return Step(True, "tls", "handshake complete, certificate trusted")
-    if "certificate not trusted" in reason:
-        return Step(False, "tls", reason, "pass --ca-cert PEM for a private CA", ExitStatus.CONNECTION)
-    if _tls_handshake(endpoint, None, timeout, verify=False) is not None:
-        return Step(
-            False,
-            "tls",
-            f"no TLS handshake ({reason}): the server speaks plaintext",
-            "use --insecure for a plaintext server (e.g. bsstream serve)",
-            ExitStatus.CONNECTION,
-        )
-    return Step(
-        False,
-        "tls",
-        f"handshake failed ({reason})",
-        "check --ca-cert and the endpoint",
-        ExitStatus.CONNECTION,
-    )
+        return _step(netcheck.check_plaintext(endpoint, timeout))
+    return _step(netcheck.check_tls(endpoint, ca_cert, timeout))
 
 
 def check_stream(

@@ -18,18 +18,21 @@ class ExitStatus(IntEnum):
     AUTH = 3
     INPUT = 4
     CONNECTION = 5
+    OUTPUT = 6  # an output file or --output-dir could not be written (read-only, full, denied)
     FAIL_ON_MATCH = 10
     INTERRUPTED = 130
 
 
 # Severity order used when several inputs end differently: the most severe one wins.
 # An interrupt outranks everything, then errors that say the setup is wrong for every input
-# (usage, auth), then connection, service and input failures, then a --fail-on match.
+# (usage, auth), then connection, unwritable output (results received but lost), service and
+# input failures, then a --fail-on match.
 SEVERITY: tuple[ExitStatus, ...] = (
     ExitStatus.SUCCESS,
     ExitStatus.FAIL_ON_MATCH,
     ExitStatus.INPUT,
     ExitStatus.SERVICE_ERROR,
+    ExitStatus.OUTPUT,
     ExitStatus.CONNECTION,
     ExitStatus.AUTH,
     ExitStatus.USAGE,
@@ -77,6 +80,12 @@ class ConnectionFailure(BsError):
     exit_status = ExitStatus.CONNECTION
 
 
+class OutputError(BsError):
+    """An output could not be written: --output FILE, a file under --output-dir."""
+
+    exit_status = ExitStatus.OUTPUT
+
+
 class ServiceError(BsError):
     exit_status = ExitStatus.SERVICE_ERROR
 
@@ -100,8 +109,9 @@ _GRPC_CODES: dict[str, tuple[ExitStatus, str]] = {
     "CANCELLED": (ExitStatus.SERVICE_ERROR, "the call was cancelled"),
 }
 
-_DNS_HINTS = ("dns resolution", "name resolution", "errors resolving", "lookup failed")
-_NOT_TRANSIENT_HINTS = ("ssl", "tls", "handshake", "certificate", *_DNS_HINTS)
+# Words of gRPC's details text that pick an optional hint (connection_hint). Only ever a hint:
+# exit codes come from the status code, retries from the code and from bsstream.diagnose's facts.
+_DNS_WORDS = ("dns resolution", "name resolution", "errors resolving", "lookup failed")
 
 
 class RetryKind(IntEnum):
@@ -121,31 +131,36 @@ def retry_kind(code_name: str) -> RetryKind:
     return RetryKind.NO
 
 
-def is_transient(code_name: str, details: str) -> bool:
-    """A failure worth reconnecting for: the connection went away, not the request was wrong.
-
-    UNAVAILABLE (connection refused or reset, keepalive timeout, GOAWAY) and ABORTED are;
-    an INTERNAL "RST_STREAM" is a reset stream. TLS and DNS failures are not: retrying
-    cannot fix a wrong endpoint or certificate.
-    """
-    lowered = (details or "").lower()
-    if any(hint in lowered for hint in _NOT_TRANSIENT_HINTS):
-        return False
-    if code_name in ("UNAVAILABLE", "ABORTED"):
-        return True
-    return code_name == "INTERNAL" and "rst_stream" in lowered
+def is_transient(code_name: str, details: str = "") -> bool:
+    """A failure worth reconnecting for now: the connection went away (UNAVAILABLE: refused,
+    reset, keepalive timeout, GOAWAY; ABORTED). Decided by the status code alone; ``details`` is
+    ignored. Whether a failure before any response is final (DNS, TLS, plaintext/TLS mismatch)
+    is for ``bsstream.diagnose`` to establish from facts."""
+    del details
+    return retry_kind(code_name) is RetryKind.NOW
 
 
 def connection_hint(details: str, *, insecure: bool) -> str | None:
-    """A precise hint for connection failures whose details name the cause."""
+    """An optional, more precise hint picked from gRPC's details text. Never decides an exit
+    code or a retry; never suggests disabling verification for a certificate problem."""
     lowered = (details or "").lower()
-    if any(h in lowered for h in _DNS_HINTS):
+    if any(word in lowered for word in _DNS_WORDS):
         return "the host name does not resolve; check --endpoint"
-    if any(h in lowered for h in ("ssl", "tls", "handshake", "wrong_version")):
-        return "TLS handshake failed: the server may speak plaintext (try --insecure) or need --ca-cert"
+    if "wrong_version_number" in lowered:
+        return (
+            "the TLS handshake failed: the server may speak plaintext; "
+            "use --insecure only for a local or trusted server"
+        )
+    if "certificate" in lowered or "verification" in lowered:
+        return (
+            "the server's certificate was not accepted; 'bsstream doctor' with the same options "
+            "says why (--ca-cert for a private CA)"
+        )
+    if any(word in lowered for word in ("ssl", "tls", "handshake")):
+        return "the TLS handshake failed; 'bsstream doctor' with the same options says why"
     if insecure and "socket closed" in lowered:
         return "the server closed a plaintext connection: it may require TLS (drop --insecure)"
-    if "connection refused" in lowered or "failed to connect" in lowered:
+    if "connection refused" in lowered:
         return "nothing answered at the endpoint; check --endpoint and that the server is up"
     return None
 

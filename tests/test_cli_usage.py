@@ -112,3 +112,19 @@ def test_flags_beat_env_beat_dotenv(wav, tmp_path):
         assert r.code == 0  # flag beats env
         r = bsstream(*common, "--cid", "222", cwd=tmp_path)
         assert r.code == 3
+
+
+@pytest.mark.parametrize("cid", ["9223372036854775808", "-1", "0"])
+def test_cid_outside_int64_or_not_positive_is_one_usage_line(wav, tmp_path, cid):
+    r = bsstream("analyze", wav, "--cid", cid, "--api-key", KEY, "--endpoint", "127.0.0.1:1", cwd=tmp_path)
+    assert r.code == 2, r.err
+    (line,) = r.err.strip().splitlines()
+    assert "--cid" in line and "out of range" in line and "9223372036854775807" in line
+    assert KEY not in r.err
+    no_traceback(r.err)
+
+
+def test_help_offers_api_key_file_and_warns_about_ps():
+    r = bsstream("analyze", "--help")
+    assert "--api-key-file" in r.out and "`ps`" in r.out
+    assert "BEHAVIORALSIGNALS_CID" in r.out and "streaming.behavioralsignals.com:443" in r.out

@@ -79,3 +79,19 @@ def test_analyze_tls_mismatch_both_ways(serve, tls_pair, tmp_path):
     assert r.code == 5 and "Traceback" not in r.err
     ok = bsstream("analyze", wav, "--endpoint", tls, "--ca-cert", str(cert), "--cid", "7", "--api-key", KEY)
     assert ok.code == 0, ok.err
+
+
+def test_doctor_reads_endpoint_and_credentials_from_dotenv(tmp_path):
+    from bsstream.emulator.server import Emulator
+
+    with Emulator(cid=7, api_key=KEY) as emulator:
+        (tmp_path / ".env").write_text(f"BS_ENDPOINT={emulator.address}\nBS_CID=7\nBS_API_KEY={KEY}\n")
+        r = bsstream("doctor", "--insecure", cwd=tmp_path)
+        assert r.code == 0, r.out + r.err
+        assert f"connected to {emulator.address}" in r.out
+        (tmp_path / ".env").write_text(f"BS_ENDPOINT={emulator.address}\nBS_CID=0\nBS_API_KEY={KEY}\n")
+        r = bsstream("doctor", "--insecure", cwd=tmp_path)
+    assert r.code == 2
+    last = r.out.strip().splitlines()[-1]
+    assert last.startswith("✗ credentials") and "BS_CID in .env" in last and "out of range" in last
+    assert KEY not in r.out + r.err

@@ -17,6 +17,8 @@ PURE = [
     "bsstream.status",
     "bsstream.settings",
     "bsstream.redact",
+    "bsstream.netcheck",  # finds gRPC's trusted roots by path, without importing grpc
+    "bsstream.diagnose",
 ]
 FORBIDDEN = ["grpc", "rich", "click", "pydub", "numpy"]
 

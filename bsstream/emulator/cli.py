@@ -18,6 +18,11 @@ import click
 
 from bsstream.status import ExitStatus
 
+SERVE_KEY_ENV = "BSSTREAM_SERVE_API_KEY"
+# the server's DEFAULT_IDLE_SECONDS and DEFAULT_MAX_CALLS (repeated so --help needs no grpc import)
+IDLE_TIMEOUT_DEFAULT = 30.0
+MAX_CALLS_DEFAULT = 256
+
 # grpc.StatusCode names other than OK (spelled out so --help needs no grpc import)
 _CODES = (
     "ABORTED", "ALREADY_EXISTS", "CANCELLED", "DATA_LOSS", "DEADLINE_EXCEEDED", "FAILED_PRECONDITION",
@@ -63,6 +68,12 @@ def _check_port(host: str, port: int) -> None:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", ExitStatus.CONNECTION)
 
 
+def _is_loopback(host: str) -> bool:
+    from bsstream.settings import Endpoint
+
+    return Endpoint(host.strip("[]"), 1).is_loopback
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -79,7 +90,13 @@ def _check_port(host: str, port: int) -> None:
     help="Accept only this project id (default: any non-zero cid).",
 )
 @click.option(
-    "--api-key", default=None, metavar="KEY", help="Accept only this API key (default: any non-empty key)."
+    "--api-key",
+    default=None,
+    metavar="KEY",
+    envvar=SERVE_KEY_ENV,
+    show_envvar=True,
+    help="Accept only this API key (default: any non-empty key). Prefer the environment variable:"
+    " a flag is visible to other users in `ps`.",
 )
 @click.option(
     "--tls-cert",
@@ -135,6 +152,22 @@ def _check_port(host: str, port: int) -> None:
     metavar="N",
     help="Fault: end each call OK after N audio messages without flushing results.",
 )
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0),
+    default=IDLE_TIMEOUT_DEFAULT,
+    show_default=True,
+    metavar="SECONDS",
+    help="End a call that sends no message for this long, with DEADLINE_EXCEEDED (0: no limit).",
+)
+@click.option(
+    "--max-calls",
+    type=click.IntRange(min=1),
+    default=MAX_CALLS_DEFAULT,
+    show_default=True,
+    metavar="N",
+    help="Calls served at once; one more is refused at once with RESOURCE_EXHAUSTED.",
+)
 def serve_command(
     host: str,
     port: int,
@@ -148,6 +181,8 @@ def serve_command(
     hang_after: int | None,
     refuse_first: int,
     close_early_after: int | None,
+    idle_timeout: float,
+    max_calls: int,
 ) -> None:
     """Run the local emulator of the streaming API (heuristic results, not Behavioral Signals models)."""
     if (tls_cert is None) != (tls_key is None):
@@ -170,7 +205,17 @@ def serve_command(
         close_early_after=close_early_after,
     )
     _check_port(host, port)
-    emulator = Emulator(host, port, cid=cid, api_key=api_key, faults=faults, tls_cert=cert, tls_key=key)
+    emulator = Emulator(
+        host,
+        port,
+        cid=cid,
+        api_key=api_key,
+        faults=faults,
+        tls_cert=cert,
+        tls_key=key,
+        idle_timeout=idle_timeout or None,
+        max_calls=max_calls,
+    )
     try:
         emulator.start()
     except EmulatorError as exc:
@@ -185,8 +230,15 @@ def serve_command(
         click.echo(f"listening on {emulator.address} ({'TLS' if emulator.tls else 'plaintext'})")
         sys.stdout.flush()
         click.echo("bsstream emulator: results are heuristics, not Behavioral Signals models", err=True)
+        click.echo(f"bsstream emulator: limits: {emulator.describe_limits()}", err=True)
         for line in faults.describe():
             click.echo(f"bsstream emulator: fault: {line}", err=True)
+        if api_key is None and not _is_loopback(host):
+            click.echo(
+                f"bsstream emulator: warning: listening on {emulator.address}, beyond loopback, without"
+                f" an API key: anyone who can reach it can stream to it (set {SERVE_KEY_ENV} or --api-key)",
+                err=True,
+            )
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
