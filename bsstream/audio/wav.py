@@ -7,6 +7,22 @@ IEEE float, A-law, mu-law and WAVE_FORMAT_EXTENSIBLE, resolved to its sub-format
 other chunk before ``data`` (``LIST``, ``fact``, ``JUNK``, ``bext`` ...) with RIFF's pad byte
 after odd-sized chunks, and reports a bogus data length (0 or 0xFFFFFFFF, as written by
 tools streaming to a pipe) as unknown.
+
+Hostile headers: nothing is allocated or scheduled from a header's claims alone. A header
+whose numbers cannot describe real audio is a :class:`WavError` (the caller's exit 4):
+
+- a sample rate outside MIN_RATE..MAX_RATE (a 96 KB file "at 1 Hz" would be 13 hours);
+- 0 or more than MAX_CHANNELS channels;
+- for the formats we read ourselves (PCM, float, A-law, mu-law), bits per sample that format
+  does not have (PCM 8/16/24/32, float 32/64, A-law and mu-law 8) or a block align other than
+  channels x bytes per sample (0 included);
+- WAVE_FORMAT_EXTENSIBLE whose sub-format GUID is not one of the standard ``XXXXXXXX-0000-
+  0010-8000-00AA00389B71`` family.
+
+Other format tags (ADPCM, GSM, MP3-in-WAV, ...) are left to ffmpeg, which knows them or says
+it has no decoder. What is wrong with a file's *length* (it ends before its header says, a
+placeholder length, a partial last frame) is not an error: :meth:`WavHeader.file_warnings`
+describes it so the caller can stream what is there and say so.
 """
 
 from __future__ import annotations
@@ -25,6 +41,30 @@ WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 _UNKNOWN_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
 
 DEFAULT_MAX_HEADER = 16 * 1024 * 1024
+
+# The plausible header values (README "Bad input"). The API wants 16 kHz: 1 kHz is 16x
+# upsampling at most; 384 kHz is the highest rate audio interfaces record.
+MIN_RATE = 1000
+MAX_RATE = 384000
+MAX_CHANNELS = 64  # ffmpeg's resampler mixes at most 64 channels
+
+# WAVE_FORMAT_EXTENSIBLE sub-format GUIDs: the first two bytes are a format tag, the other 14
+# are this fixed suffix (KSDATAFORMAT_SUBTYPE_PCM, _IEEE_FLOAT, _ALAW, _MULAW, ...).
+_GUID_SUFFIX = bytes.fromhex("000000001000800000aa00389b71")
+
+# format tag -> the bits per sample it can have (the formats whose samples we lay out ourselves)
+_VALID_BITS = {
+    WAVE_FORMAT_PCM: (8, 16, 24, 32),
+    WAVE_FORMAT_IEEE_FLOAT: (32, 64),
+    WAVE_FORMAT_ALAW: (8,),
+    WAVE_FORMAT_MULAW: (8,),
+}
+_FORMAT_NAMES = {
+    WAVE_FORMAT_PCM: "PCM",
+    WAVE_FORMAT_IEEE_FLOAT: "float",
+    WAVE_FORMAT_ALAW: "A-law",
+    WAVE_FORMAT_MULAW: "mu-law",
+}
 
 # (format tag, bits per sample) -> ffmpeg raw sample format (WAV data is little-endian; 8-bit is unsigned)
 _RAW_FORMATS = {
@@ -55,6 +95,7 @@ class WavHeader:
     data_offset: int  # bytes of the stream before the first sample
     data_size: int | None  # the declared data length; None when it is a placeholder (0, 0xFFFFFFFF)
     header_bytes: bytes  # every byte consumed (empty when not kept), to replay into another decoder
+    data_size_field: int = 0  # the data chunk's length field as written (placeholders included)
 
     @property
     def is_pcm(self) -> bool:
@@ -91,6 +132,53 @@ class WavHeader:
     def duration_of(self, data_bytes: int) -> float:
         """Seconds of audio in ``data_bytes`` bytes of samples."""
         return data_bytes // self.block_align / self.sample_rate
+
+    @property
+    def known_layout(self) -> bool:
+        """Uncompressed samples whose length in seconds follows from their length in bytes."""
+        return self.format_tag in _VALID_BITS
+
+    def _span(self, nbytes: int) -> str:
+        if self.known_layout:
+            return f"{nbytes / self.block_align / self.sample_rate:.2f} s"
+        return f"{nbytes} bytes"
+
+    def file_warnings(self, total_size: int) -> list[str]:
+        """What is wrong with the length of a file of ``total_size`` bytes that has this header,
+        one line each, worded for the user; [] when nothing is. The samples that are there are
+        still readable (``data_bytes_in``)."""
+        available = max(0, total_size - self.data_offset)
+        if self.data_size is None:
+            if available == 0:
+                return []  # no samples at all: the caller's "contains no audio samples"
+            return [
+                f"the WAV header gives no data length (0x{self.data_size_field:08X}, as written to a "
+                f"pipe); reading the samples to the end of the file ({self._span(available)})"
+            ]
+        if self.data_size > available:
+            missing = self.data_size - available
+            return [
+                f"file ends {self._span(missing)} before its WAV header says "
+                f"(holds {self._span(available)} of {self._span(self.data_size)}); "
+                "streaming what is there"
+            ]
+        partial = self.data_size % self.block_align if self.known_layout else 0
+        if partial:
+            return [
+                f"the WAV data length ({self.data_size} bytes) is not a whole number of "
+                f"{self.block_align}-byte sample frames; the last {partial} byte(s) are ignored"
+            ]
+        return []
+
+    def stream_warning(self, received: int) -> str | None:
+        """For a stream (stdin, a FIFO) that ended after ``received`` sample bytes: what to
+        say when that is fewer than the header declared, else None."""
+        if self.data_size is None or received >= self.data_size:
+            return None
+        return (
+            f"input ended {self._span(self.data_size - received)} before its WAV header says "
+            f"(got {self._span(received)} of {self._span(self.data_size)})"
+        )
 
 
 def is_riff_wave(prefix: bytes) -> bool:
@@ -185,6 +273,7 @@ def read_header(
                 data_offset=offset,
                 data_size=None if size in _UNKNOWN_SIZES else size,
                 header_bytes=bytes(buf) if keep else b"",
+                data_size_field=size,
             )
         padded = size + (size & 1)
         if chunk_id == b"fmt ":
@@ -212,9 +301,38 @@ def _parse_fmt(body: bytes) -> tuple[int, int, int, int, int]:
     if tag == WAVE_FORMAT_EXTENSIBLE:
         if len(body) < 40:
             raise WavError("WAVE_FORMAT_EXTENSIBLE fmt chunk too short")
-        tag = struct.unpack("<H", body[24:26])[0]  # first two bytes of the sub-format GUID
-    if channels < 1 or rate < 1:
-        raise WavError(f"WAV header has {channels} channels at {rate} Hz")
-    if block_align < 1:
-        block_align = max(1, channels * ((bits + 7) // 8))
+        guid = body[24:40]
+        if guid[2:] != _GUID_SUFFIX:
+            raise WavError(f"unknown WAVE_FORMAT_EXTENSIBLE sub-format {_guid_text(guid)}")
+        tag = struct.unpack("<H", guid[:2])[0]  # first two bytes of the sub-format GUID
+    check_format(tag, channels, rate, block_align, bits)
     return tag, channels, rate, block_align, bits
+
+
+def check_format(tag: int, channels: int, rate: int, block_align: int, bits: int) -> None:
+    """Raise WavError unless these fmt values can describe real audio (module docstring)."""
+    if channels < 1 or channels > MAX_CHANNELS:
+        raise WavError(f"WAV header says {channels} channels (1 to {MAX_CHANNELS} supported)")
+    if rate < MIN_RATE or rate > MAX_RATE:
+        raise WavError(f"WAV header says a sample rate of {rate} Hz ({MIN_RATE} to {MAX_RATE} Hz supported)")
+    valid = _VALID_BITS.get(tag)
+    if valid is None:
+        if block_align < 1:
+            raise WavError(f"WAV header says a block align of 0 (format tag 0x{tag:04X})")
+        return  # a codec: ffmpeg checks its own parameters
+    name = _FORMAT_NAMES[tag]
+    if bits not in valid:
+        allowed = "/".join(str(b) for b in valid)
+        raise WavError(f"WAV header says {bits} bits per sample for {name} ({allowed} supported)")
+    expected = channels * bits // 8
+    if block_align != expected:
+        raise WavError(
+            f"WAV header says a block align of {block_align} bytes; {channels} channel(s) of "
+            f"{bits}-bit {name} need {expected}"
+        )
+
+
+def _guid_text(guid: bytes) -> str:
+    a, b, c = struct.unpack("<IHH", guid[:8])
+    rest = guid[8:].hex().upper()
+    return f"{{{a:08X}-{b:04X}-{c:04X}-{rest[:4]}-{rest[4:]}}}"
