@@ -34,7 +34,7 @@ from bench.probe_server import CallRecord
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "bench" / "baseline_client.py"
-DEFAULT_SPEECH = REPO.parent / "shared" / "testdata" / "10_voxconverse_aepyx_8k_mono_s16_169s.wav"
+DEFAULT_SPEECH = REPO / "tests" / "data" / "10_voxconverse_aepyx_8k_mono_s16_169s.wav"
 PY = sys.executable
 CID, API_KEY = "1", "k"
 MIB = 1024 * 1024
@@ -74,12 +74,11 @@ def child_env() -> dict[str, str]:
 
 
 def ffmpeg_exe() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        import imageio_ffmpeg
+    """The ffmpeg bsstream itself runs (bundled, or $BSSTREAM_FFMPEG), so inputs and the
+    version recorded with the results are those of the binary measured."""
+    from bsstream.audio.ffmpeg import ffmpeg_exe as chosen
 
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-    return exe
+    return chosen()
 
 
 def ffmpeg(*args: str) -> None:

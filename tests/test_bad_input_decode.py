@@ -16,7 +16,7 @@ import pytest
 
 from bsstream.audio import ffmpeg as ffmpeg_mod
 from bsstream.audio.decode import open_input
-from bsstream.audio.ffmpeg import explain_failure, ffmpeg_exe, parse_duration
+from bsstream.audio.ffmpeg import Facts, Probe, classify, failure_detail, ffmpeg_exe, parse_duration
 from bsstream.protocol.messages import BYTES_PER_SECOND
 from bsstream.status import ExitStatus, InputError
 from tests.conftest import tone_pcm, wav_bytes
@@ -173,7 +173,8 @@ def test_random_bytes_named_wav(tmp_path: Path) -> None:
     path.write_bytes(os.urandom(8000).replace(b"RIFF", b"FFIR"))
     with pytest.raises(InputError) as info:
         open_input(str(path))  # known up front: ffmpeg is waited for until it opened the input
-    assert_input_error(info.value, str(path), "not an audio file", "Invalid data")
+    # our words, from a fact (its first bytes are no known format), the same with any ffmpeg
+    assert_input_error(info.value, str(path), "not an audio file", "no audio or video format found")
 
 
 def test_random_bytes_named_mp3(tmp_path: Path) -> None:
@@ -276,17 +277,22 @@ def _pairs(pcm: bytes) -> list[bytes]:
 # --- the error text helpers ---------------------------------------------------------------------
 
 
-def test_explain_failure_picks_the_specific_line() -> None:
-    problem, hint = explain_failure(
+def test_failure_detail_picks_the_specific_line() -> None:
+    detail = failure_detail(
         [
             "[aac @ 0x55] channel element 1.0 is not allocated",
             "Error opening input files: Operation not permitted",
-        ],
-        1,
+        ]
     )
-    assert "channel element" in problem and "\n" not in problem and hint
-    problem, _ = explain_failure([], 183)
-    assert "183" in problem
+    assert detail == "channel element 1.0 is not allocated"
+    assert failure_detail([]) == ""
+    assert len(failure_detail(["x" * 500])) < 120
+
+
+def test_unknown_failure_is_generic_and_names_the_exit_code() -> None:
+    failure = classify(Facts(183, 0, None, lambda: Probe(None, None, None), detail="something new"))
+    assert failure.kind == "failed"
+    assert "183" in failure.problem and failure.problem.endswith("(ffmpeg: something new)")
 
 
 def test_parse_duration() -> None:

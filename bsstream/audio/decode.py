@@ -26,37 +26,63 @@ Every failure raises :class:`bsstream.status.InputError` (exit code 4) with one 
 names the input, and a hint saying what to do: up front from :func:`open_input` when it can be
 known then (missing, directory, unreadable, empty, truncated WAV header, not audio, no audio
 track), otherwise from :meth:`PcmSource.blocks` (e.g. ffmpeg failing mid-stream).
+
+What is odd but still streamable (a file that ends before its header says, a placeholder data
+length, a partial last sample frame) is a *warning*: the valid audio streams and
+:meth:`PcmSource.listen` hears one line per problem (README "Bad input").
+
+Waiting for input: a FIFO is opened without blocking and, like stdin, waited on in slices,
+so ``cancel`` (Ctrl-C, SIGTERM) ends the wait at once and ``wait`` seconds without a first
+byte end it with a timeout (exit 5). stdin that is a terminal is refused (a usage error).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import queue
+import select
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, BinaryIO
 
 from bsstream.audio import wav
-from bsstream.audio.ffmpeg import FfmpegPipe, FfmpegStartError, ffmpeg_exe, file_url, import_pydub
+from bsstream.audio.ffmpeg import Failure, FfmpegPipe, FfmpegStartError, ffmpeg_exe, file_url, import_pydub
 from bsstream.protocol.messages import BYTES_PER_SECOND, SAMPLE_RATE
-from bsstream.status import InputError
+from bsstream.status import ConnectionFailure, InputError, Interrupted, UsageError
 
 __all__ = ["BLOCK_BYTES", "PYDUB_MAX_BYTES", "PcmSource", "ffmpeg_exe", "open_input"]
 
 BLOCK_BYTES = 64 * 1024  # the largest block blocks() yields (even)
 PYDUB_MAX_BYTES = 10 * 1024 * 1024  # WAV files up to this size may be loaded whole by pydub
 PYDUB_SLACK_BYTES = 320  # 10 ms: pydub's resampler may round the length a little
+# ... and only when its result (held whole in memory) is at most this big; longer goes to ffmpeg
+PYDUB_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 PROBE_TIMEOUT = 10.0  # seconds open_input waits for ffmpeg to open a file's input
 # ... and stdin's: live input may be slow to arrive; errors found later come from blocks()
 STDIN_PROBE_TIMEOUT = 2.0
+WAIT_SLICE = 0.1  # seconds between checks of ``cancel`` while waiting for input
+STDIN_IS_A_TERMINAL = (
+    "stdin is a terminal: pipe audio in, e.g. arecord -q -f S16_LE -r 16000 -c 1 -t wav | bsstream analyze -"
+)
 
 
 def _err(name: str, problem: str, hint: str | None = None) -> InputError:
     return InputError(f"{name}: {problem}", hint=hint)
+
+
+class DecodeError(InputError):
+    """ffmpeg failed on an input; ``kind`` (one of ``ffmpeg.KINDS``) says why, from facts."""
+
+    def __init__(self, name: str, failure: Failure) -> None:
+        super().__init__(f"{name}: {failure.problem}", hint=failure.hint)
+        self.failure = failure
+        self.kind = failure.kind
 
 
 class PcmSource:
@@ -74,15 +100,49 @@ class PcmSource:
     def __init__(self, name: str, duration: float | None = None) -> None:
         self.name = name
         self.duration = duration
+        self.warnings: list[str] = []  # every warning so far (one line each, without the name)
         self._closed = threading.Event()
         self._started = False
+        self._listener: Callable[[str], None] | None = None
+        self._announced = 0  # how many of ``warnings`` the listener has heard
+        self._warn_lock = threading.Lock()
 
     def blocks(self) -> Iterator[bytes]:
-        """Even-length blocks of at most BLOCK_BYTES; InputError on a decode failure. Call once."""
+        """Even-length blocks of at most BLOCK_BYTES; InputError on a decode failure. Call once.
+
+        The warnings known up front reach the listener when the first block is asked for (so
+        after a session has begun its stream); later ones as they are found."""
         if self._started:
             raise RuntimeError(f"{self.name}: blocks() may be called only once")
         self._started = True
-        return self._blocks()
+        return self._announcing(self._blocks())
+
+    def _announcing(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        self._announce()
+        yield from blocks
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(problem)`` once for each warning (the input is ``name``)."""
+        self._listener = listener
+        if self._started:
+            self._announce()
+
+    def warn(self, problem: str) -> None:
+        """Record a warning about this input (streaming goes on)."""
+        with self._warn_lock:
+            self.warnings.append(problem)
+        if self._started:
+            self._announce()
+
+    def _announce(self) -> None:
+        with self._warn_lock:
+            listener = self._listener
+            if listener is None:
+                return
+            pending = self.warnings[self._announced :]
+            self._announced = len(self.warnings)
+        for line in pending:
+            listener(line)
 
     def _blocks(self) -> Iterator[bytes]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -130,8 +190,10 @@ class _NativeSource(PcmSource):
         duration: float | None,
         owns: bool,
         live: bool = False,
+        header: wav.WavHeader | None = None,
     ) -> None:
         super().__init__(name, duration)
+        self._header = header  # a stream's header: its declared length is checked at the end
         self._stream = stream
         self._limit = limit  # bytes of samples to read; None: to the end of the stream
         self._owns = owns
@@ -157,6 +219,10 @@ class _NativeSource(PcmSource):
                     yield data
             if produced == 0 and not self.closed:
                 raise _err(self.name, "contains no audio samples", "give a recording with sound")
+            if self._header is not None and not self.closed:
+                short = self._header.stream_warning(produced + len(carry))
+                if short is not None:
+                    self.warn(short)
         finally:
             self.close()
 
@@ -261,9 +327,18 @@ class _FfmpegSource(PcmSource):
 
     path = "ffmpeg"
 
-    def __init__(self, name: str, pipe: FfmpegPipe, *, duration: float | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pipe: FfmpegPipe,
+        *,
+        duration: float | None,
+        fed: tuple[_CountingReader, wav.WavHeader] | None = None,
+    ) -> None:
         super().__init__(name, duration)
         self._pipe = pipe
+        self._fed = fed  # raw samples fed from a stream, and the header that declared their length
+        self.wav_tag: int | None = None  # a WAV codec's format tag, to name it if ffmpeg has no decoder
 
     @property
     def pid(self) -> int:
@@ -292,10 +367,14 @@ class _FfmpegSource(PcmSource):
                 return
             rc = pipe.wait(timeout=30)
             if rc != 0:
-                problem, hint = pipe.failure()
-                raise _err(self.name, problem, hint)
+                raise DecodeError(self.name, _no_decoder(pipe.failure(produced), self.wav_tag))
             if produced == 0:
                 raise _err(self.name, "contains no audio samples", "give a recording with sound")
+            if self._fed is not None:
+                counter, header = self._fed
+                short = header.stream_warning(counter.count)
+                if short is not None:
+                    self.warn(short)
         finally:
             self.close()
 
@@ -304,16 +383,51 @@ class _FfmpegSource(PcmSource):
         self._pipe.close()
 
 
-def open_input(spec: str, *, stdin: BinaryIO | None = None) -> PcmSource:
+class _CountingReader:
+    """A stream's reads, counted (the bytes fed to ffmpeg)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._read = _reader(stream)
+        self._stream = stream
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._read(n)
+        self.count += len(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def open_input(
+    spec: str,
+    *,
+    stdin: BinaryIO | None = None,
+    wait: float | None = None,
+    cancel: threading.Event | None = None,
+) -> PcmSource:
     """Open one input for decoding. ``spec`` is a path, or ``-`` to read ``stdin``
     (default ``sys.stdin.buffer``; any object with ``read`` works, ``fileno`` is not needed).
 
     Raises InputError for what can be known up front: missing, a directory, unreadable,
-    empty, a truncated WAV header, not audio, no audio track.
+    empty, a truncated WAV header or one no audio can have, not audio, no audio track.
+    A FIFO or a pipe on stdin is waited on for its first byte: at most ``wait`` seconds
+    (None: no limit; then ConnectionFailure, exit 5), and Interrupted as soon as ``cancel``
+    is set. UsageError for stdin that is a terminal.
     """
     if spec == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
-        return _open_stream("stdin", stream, owns=False)
+        fd = _fileno(stream)
+        if fd is not None:
+            check_stdin(stream)
+            _wait_readable(fd, "stdin", wait, cancel)
+            if stream is getattr(sys.stdin, "buffer", None):
+                # read the descriptor unbuffered: a daemon thread blocked in a read of the
+                # buffered sys.stdin at exit would make the interpreter abort (_enter_buffered_busy)
+                raw = io.FileIO(os.dup(fd), "rb")
+                return _ends_on(_open_stream("stdin", raw, owns=True), cancel)  # type: ignore[arg-type]
+        return _ends_on(_open_stream("stdin", stream, owns=False), cancel)
     if not spec:
         raise _err("input", "empty path", "give an audio file path or - for stdin")
     try:
@@ -326,6 +440,8 @@ def open_input(spec: str, *, stdin: BinaryIO | None = None) -> PcmSource:
         raise _err(spec, f"cannot access ({exc.strerror or exc})", "check the path") from None
     if stat.S_ISDIR(st.st_mode):
         raise _err(spec, "is a directory", "give an audio file, not a folder")
+    if stat.S_ISFIFO(st.st_mode):
+        return _ends_on(_open_stream(spec, _open_fifo(spec, wait, cancel), owns=True), cancel)
     try:
         f = open(spec, "rb")  # noqa: SIM115 - owned by the returned source
     except PermissionError:
@@ -334,12 +450,77 @@ def open_input(spec: str, *, stdin: BinaryIO | None = None) -> PcmSource:
         raise _err(spec, f"cannot open ({exc.strerror or exc})", "check the path") from None
     if not stat.S_ISREG(st.st_mode):
         # A FIFO, a device, process substitution (/dev/fd/N): read it like stdin.
-        return _open_stream(spec, f, owns=True)
+        return _ends_on(_open_stream(spec, f, owns=True), cancel)
     try:
         return _open_file(spec, f, st.st_size)
     except BaseException:
         f.close()
         raise
+
+
+def check_stdin(stream: BinaryIO) -> None:
+    """UsageError when ``stream`` (stdin) is a terminal: audio has to be piped in."""
+    fd = _fileno(stream)
+    if fd is not None and os.isatty(fd):
+        raise UsageError(STDIN_IS_A_TERMINAL)
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # BytesIO, a closed or detached stream
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
+
+
+def _open_fifo(name: str, wait: float | None, cancel: threading.Event | None) -> BinaryIO:
+    """Open a FIFO without blocking (a plain open() waits for a writer and cannot be
+    interrupted), wait for its first byte, then read it with blocking reads."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except PermissionError:
+        raise _err(name, "permission denied", "check the file permissions (it must be readable)") from None
+    except OSError as exc:
+        raise _err(name, f"cannot open ({exc.strerror or exc})", "check the path") from None
+    try:
+        _wait_readable(fd, name, wait, cancel, fifo=True)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return io.FileIO(fd, "rb")  # type: ignore[return-value]
+
+
+def _wait_readable(
+    fd: int, name: str, wait: float | None, cancel: threading.Event | None, *, fifo: bool = False
+) -> None:
+    """Until ``fd`` has a byte (or its end) to read: at most ``wait`` seconds, in slices so
+    ``cancel`` is seen at once. A FIFO with no writer yet is not readable (Linux reports no
+    hang-up before a writer has come and gone)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return  # always readable
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Interrupted(f"{name}: interrupted while waiting for input")
+        left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+        if left <= 0:
+            what = "no writer opened the FIFO" if fifo else "nothing was written to it"
+            raise ConnectionFailure(
+                f"{name}: no input within {wait:g} s ({what})",
+                hint="start the program that writes the audio, or raise --timeout",
+            )
+        try:
+            if poller.poll(max(1, int(left * 1000))):
+                return  # data, or the end of the input (the reads find out which)
+        except InterruptedError:  # pragma: no cover - Python retries poll() itself (PEP 475)
+            continue
 
 
 def _open_file(name: str, f: BinaryIO, size: int) -> PcmSource:
@@ -356,27 +537,61 @@ def _open_file(name: str, f: BinaryIO, size: int) -> PcmSource:
         f.close()
         return _ffmpeg_file(name, duration=None)
     data_bytes = header.data_bytes_in(size)
-    duration = header.duration_of(data_bytes)
+    # a codec's duration is ffmpeg's to say; for samples it follows from the bytes there are
+    duration = header.duration_of(data_bytes) if header.known_layout else None
+    if data_bytes == 0 and header.known_layout:
+        f.close()
+        raise _err(name, "contains no audio samples", "give a recording with sound")
+    warnings = header.file_warnings(size)
     if header.is_pcm16_16k_mono:
-        if data_bytes == 0:
-            f.close()
-            raise _err(name, "contains no audio samples", "give a recording with sound")
         f.seek(header.data_offset)
-        return _NativeSource(name, f, limit=data_bytes, duration=duration, owns=True)
-    f.close()
+        source: PcmSource = _NativeSource(name, f, limit=data_bytes, duration=duration, owns=True)
+    else:
+        f.close()
+        source = _decoded_file(name, header, size, duration)
+    for line in warnings:
+        source.warn(line)
+    return source
+
+
+def _decoded_file(name: str, header: wav.WavHeader, size: int, duration: float | None) -> PcmSource:
+    """A WAV that is not PCM16 16 kHz mono: pydub for small integer PCM, else ffmpeg."""
     consistent = header.data_size is not None and header.data_size <= size - header.data_offset
-    if header.is_pcm and consistent and size <= PYDUB_MAX_BYTES:
+    small = size <= PYDUB_MAX_BYTES and (duration or 0) * BYTES_PER_SECOND <= PYDUB_MAX_OUTPUT_BYTES
+    if header.is_pcm and consistent and small and duration is not None:
         pcm = _pydub_pcm(name)
         # pydub trusts the header; accept its result only if it has the length we expect
         if pcm is not None and abs(len(pcm) - duration * BYTES_PER_SECOND) <= PYDUB_SLACK_BYTES:
             return _MemorySource(name, pcm)
-    return _ffmpeg_file(name, duration=duration)
+    tag = None if header.known_layout else header.format_tag
+    try:
+        source = _ffmpeg_file(name, duration=duration)
+    except DecodeError as exc:
+        if tag is None or exc.kind != "no-decoder":
+            raise
+        raise DecodeError(name, _no_decoder(exc.failure, tag)) from None
+    if isinstance(source, _FfmpegSource):
+        source.wav_tag = tag  # ffmpeg may say it has no decoder only once it starts decoding
+    return source
+
+
+def _no_decoder(failure: Failure, tag: int | None) -> Failure:
+    """ffmpeg having no decoder for a WAV's codec (a fact: see ``ffmpeg.classify``), said in
+    the WAV's terms."""
+    if tag is None or failure.kind != "no-decoder":
+        return failure
+    return Failure(
+        failure.kind,
+        f"unknown WAV format tag 0x{tag:04X} (ffmpeg has no decoder for it)",
+        "convert it to PCM WAV, FLAC or MP3 with the program that made it",
+    )
 
 
 def _pydub_pcm(name: str) -> bytes | None:
     """The file decoded by pydub to PCM16 16 kHz mono, or None if pydub cannot read it."""
-    try:
+    with contextlib.suppress(FfmpegStartError):  # from_wav reads WAV itself, without ffmpeg
         ffmpeg_exe()  # points pydub at our ffmpeg
+    try:
         segment = import_pydub().from_wav(name)
         segment = segment.set_frame_rate(SAMPLE_RATE).set_channels(1).set_sample_width(2)
         return bytes(segment.raw_data)
@@ -388,7 +603,7 @@ def _start_ffmpeg(name: str, url: str, **options: Any) -> FfmpegPipe:
     try:
         return FfmpegPipe(url, **options)
     except FfmpegStartError as exc:
-        raise _err(name, f"cannot run ffmpeg ({exc})", "reinstall bsstream or put ffmpeg on PATH") from None
+        raise _err(name, f"cannot run ffmpeg ({exc})", exc.hint) from None
 
 
 def _ffmpeg_file(name: str, *, duration: float | None) -> PcmSource:
@@ -396,24 +611,48 @@ def _ffmpeg_file(name: str, *, duration: float | None) -> PcmSource:
     return _after_probe(name, pipe, duration, PROBE_TIMEOUT)
 
 
-def _after_probe(name: str, pipe: FfmpegPipe, duration: float | None, timeout: float) -> PcmSource:
-    """Wait (bounded) for ffmpeg to open its input, so "not audio" and "no audio track" are
-    reported by open_input; take the duration from its ``Duration:`` line unless known."""
+def _after_probe(
+    name: str,
+    pipe: FfmpegPipe,
+    duration: float | None,
+    timeout: float,
+    *,
+    fed: tuple[_CountingReader, wav.WavHeader] | None = None,
+) -> PcmSource:
+    """Wait (bounded) for ffmpeg's first audio or its end, so "not audio" and "no audio track"
+    are reported by open_input; take the duration from its ``Duration:`` line unless known."""
     rc = pipe.wait_ready(timeout)
-    if rc is not None and rc != 0 and not pipe.output_opened:
-        # it failed before decoding anything; a failure after it started decoding (even if it
-        # has already ended) is reported by blocks(), after the audio it produced
-        problem, hint = pipe.failure()
+    if rc is not None and rc != 0:
+        # it failed without writing any audio; a failure after it wrote some (even if it has
+        # already ended) is reported by blocks(), after that audio
+        failure = pipe.failure()
         pipe.close()
-        raise _err(name, problem, hint)
+        raise DecodeError(name, failure)
     if duration is None:
         duration = pipe.duration
-    return _FfmpegSource(name, pipe, duration=duration)
+    return _FfmpegSource(name, pipe, duration=duration, fed=fed)
 
 
 def _reader(stream: BinaryIO) -> Callable[[int], bytes]:
     read1 = getattr(stream, "read1", None)
     return read1 if callable(read1) else stream.read
+
+
+def _ends_on(source: PcmSource, cancel: threading.Event | None) -> PcmSource:
+    """Close a live source as soon as ``cancel`` is set: a read blocked on a silent pipe cannot
+    be interrupted, so without this a stream would half-close only after the interrupt's grace
+    period. The audio read so far has been sent; the session then waits for its results."""
+    if cancel is None:
+        return source
+
+    def watch() -> None:
+        while not source.closed:
+            if cancel.wait(WAIT_SLICE * 2):
+                source.close()
+                return
+
+    threading.Thread(target=watch, name="input-cancel", daemon=True).start()
+    return source
 
 
 def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
@@ -429,6 +668,7 @@ def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
             stream.close()
         raise _err(name, "stdin is empty" if name == "stdin" else "input is empty", "pipe audio into it")
     prefix = head
+    fed: tuple[_CountingReader, wav.WavHeader] | None = None
     if wav.starts_like_wav(head):
         try:
             header = wav.read_header(lambda n: wav.read_upto(read, n), prefix=head, keep=True)
@@ -437,11 +677,17 @@ def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
                 stream.close()
             raise _err(name, str(exc), "the WAV stream is damaged") from None
         limit = header.data_size  # None: a placeholder, read to the end
-        duration = None if limit is None else header.duration_of(limit)
+        # a claim only (what arrives may be shorter: blocks() then warns), and shown as such
+        duration = None if limit is None or not header.known_layout else header.duration_of(limit)
         if header.is_pcm16_16k_mono:
-            return _NativeSource(name, stream, limit=limit, duration=duration, owns=owns, live=True)
+            return _NativeSource(
+                name, stream, limit=limit, duration=duration, owns=owns, live=True, header=header
+            )
         raw_format = header.raw_format
         if raw_format is not None:
+            counter = _CountingReader(stream)
+            fed = (counter, header)
+            stream = counter  # type: ignore[assignment]
             # We know the samples' layout: hand ffmpeg the bare samples. Its own WAV demuxer
             # would wait on a pipe for the whole declared length (or 64 KiB) before decoding.
             options: dict[str, Any] = {
@@ -457,17 +703,19 @@ def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
             }
             prefix = b""
         else:
-            options = {}
+            # a codec in a WAV: its header is replayed; naming the format lets ffmpeg skip
+            # probing, which would wait for 24-32 KB of live input before the first output
+            options = {"input_options": ["-f", "wav"]}
             prefix = header.header_bytes
     else:
         duration = None
         options = {}
     try:
         pipe = _start_ffmpeg(
-            name, "pipe:0", feed=stream, prefix=prefix, close_feed=owns, flush=True, **options
+            name, "pipe:0", feed=stream, prefix=prefix, close_feed=owns, live=True, **options
         )
     except InputError:
         if owns:
             stream.close()
         raise
-    return _after_probe(name, pipe, duration, STDIN_PROBE_TIMEOUT)
+    return _after_probe(name, pipe, duration, STDIN_PROBE_TIMEOUT, fed=fed)
