@@ -32,6 +32,7 @@ from bsstream.protocol.stream import (
     StreamOutcome,
 )
 from bsstream.protocol.summary import DEEPFAKE_TASK, summarize
+from bsstream.redact import safe_line
 from bsstream.render import OutputClosed, display_text, quiet_stdout
 from bsstream.render.jsonl import JsonlSink, dumps_line
 from bsstream.render.plain import PlainSink
@@ -326,7 +327,7 @@ def replay_command(ctx: click.Context, file: str, as_json: bool, outputs: tuple[
         quiet_stdout()
         code = _report(log, err)
     except BsError as exc:
-        err.write(f"error: {exc.line()}\n")
+        err.write(safe_line(f"error: {exc.line()}") + "\n")
         code = exc.exit_status
     except KeyboardInterrupt:
         code = ExitStatus.INTERRUPTED

@@ -68,6 +68,7 @@ def test_headline() -> None:
         (3, "auth (3)"),
         (4, "input error (4)"),
         (5, "connection (5)"),
+        (6, "output error (6)"),
         (10, "fail-on match (10)"),
         (130, "interrupted (130)"),
         (77, "exit 77"),

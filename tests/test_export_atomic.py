@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bsstream.export import open_exports
-from bsstream.export.atomic import AtomicFile, write_atomic
+from bsstream.export.atomic import AtomicFile, host_tag, remove_stale_temporaries, write_atomic
 from bsstream.export.csvfile import CsvExport
 from bsstream.export.html import HtmlExport
 from bsstream.export.jsondoc import JsonDocExport
@@ -118,3 +122,81 @@ def test_close_is_idempotent_and_all_exports_land(tmp_path: Path) -> None:
     drive(fan, load_fixture())
     fan.close()  # the CLI may close again on its way out
     assert names(tmp_path) == sorted(Path(p).name for p in paths)
+
+
+# -- every error path removes the temporary; stale ones of dead writers are cleaned -------------
+
+
+class _FailingFile:
+    """The real buffered file, whose final flush fails like a full disk's (ENOSPC)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def write(self, data: bytes) -> int:
+        return int(self.real.write(data))
+
+    def fileno(self) -> int:
+        return int(self.real.fileno())
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self) -> None:
+        self.real.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_temporary_name_carries_pid_and_host(tmp_path: Path) -> None:
+    f = AtomicFile(tmp_path / "x.jsonl")
+    assert f.tmp_path.name.startswith(f".x.jsonl.{os.getpid()}.{host_tag()}.")
+    assert f.tmp_path.name.endswith(".tmp")
+    f.discard()
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", ["commit", "discard"])
+def test_temporary_removed_when_flush_or_close_fails(tmp_path: Path, how: str) -> None:
+    target = tmp_path / "x.jsonl"
+    f = AtomicFile(target)
+    f.write_text("buffered\n")
+    f._file = _FailingFile(f._file)  # type: ignore[assignment]
+    if how == "commit":
+        with pytest.raises(OSError):
+            f.commit()
+    else:
+        f.discard()  # never raises: it is the cleanup
+    assert names(tmp_path) == []
+
+
+def _finished_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    try:
+        os.kill(proc.pid, 0)
+    except ProcessLookupError:
+        return proc.pid
+    pytest.skip("the pid of a finished process was reused at once")
+
+
+def test_remove_stale_temporaries(tmp_path: Path) -> None:
+    host, dead, me = host_tag(), _finished_pid(), os.getpid()
+    (tmp_path / "sub" / ".hidden").mkdir(parents=True)
+    stale = tmp_path / f".a.jsonl.{dead}.{host}.abcd1234.tmp"
+    stale_below = tmp_path / "sub" / f".b.wav.jsonl.{dead}.{host}.abcd1234.tmp"
+    in_hidden = tmp_path / "sub" / ".hidden" / f".c.jsonl.{dead}.{host}.abcd1234.tmp"
+    live = tmp_path / f".d.jsonl.{me}.{host}.abcd1234.tmp"
+    other_host = tmp_path / f".e.jsonl.{dead}.{'0' * 6 if host != '0' * 6 else '1' * 6}.abcd1234.tmp"
+    old_style = tmp_path / ".f.jsonl.abcd1234.tmp"  # no pid: cannot tell whose, kept
+    for p in (stale, stale_below, in_hidden, live, other_host, old_style):
+        p.write_text("x")
+    as_link = tmp_path / f".g.jsonl.{dead}.{host}.abcd1234.tmp"
+    as_link.symlink_to(stale)
+
+    assert remove_stale_temporaries(tmp_path, names=["other.jsonl"]) == []
+    assert remove_stale_temporaries(tmp_path, names=["a.jsonl"]) == [stale]
+    assert remove_stale_temporaries(tmp_path, recursive=True) == [stale_below]
+    for kept in (in_hidden, live, other_host, old_style):
+        assert kept.exists()
+    assert as_link.is_symlink()
+    assert remove_stale_temporaries(tmp_path / "missing") == []

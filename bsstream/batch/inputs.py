@@ -28,6 +28,7 @@ wherever the corpus is mounted.
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -41,6 +42,7 @@ __all__ = [
     "MEDIA_EXTENSIONS",
     "STDIN",
     "Input",
+    "check_input",
     "expand_inputs",
     "is_media_file",
     "parse_shard",
@@ -161,12 +163,29 @@ def expand_inputs(specs: list[str]) -> list[Input]:
     out: list[Input] = []
     for spec in specs:
         for inp in _expand_one(spec):
-            ident = STDIN if inp.path is None else str(inp.path.resolve())
+            # realpath, not Path.resolve: a symlink loop must not abort the batch (it is that
+            # input's error, see check_input)
+            ident = STDIN if inp.path is None else os.path.realpath(inp.path)
             if ident in seen:
                 continue
             seen.add(ident)
             out.append(inp)
     return out
+
+
+def check_input(inp: Input) -> None:
+    """InputError for what no decoder should be asked to open: a symlink loop (``a.wav`` ->
+    ``b.wav`` -> ``a.wav``). Everything else (missing, unreadable, not audio) is the
+    decoder's to report."""
+    if inp.path is None:
+        return
+    try:
+        os.stat(inp.path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(
+                f"{inp.spec}: symlink loop", hint="the link never reaches a file; fix or remove it"
+            ) from None
 
 
 def shard_key(inp: Input) -> str:

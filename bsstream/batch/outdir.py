@@ -22,12 +22,15 @@ marker line::
 - ``results`` the number of results in the file's result messages;
 - ``bsstream`` the version that wrote it.
 
-The lines go to a hidden temporary file in the same directory (``.NAME.*.tmp``); only when
-the stream succeeded (status 0 or 10) is the marker appended and the file moved into place
-with :func:`os.replace`. A failed or interrupted stream leaves no file under the final name
-(its temporary file is removed), so :func:`is_done` — the final file exists AND its last line
-is a valid marker — is true only for complete outputs. Readers of these files (replay) must
-skip the marker line: :func:`is_marker` recognises it.
+The lines go to a hidden temporary file in the same directory
+(``.NAME.<pid>.<host>.<random>.tmp``, see :mod:`bsstream.export.atomic`); only when the stream
+succeeded (status 0 or 10) is the marker appended and the file moved into place with
+:func:`os.replace`. A failed or interrupted stream leaves no file under the final name (its
+temporary file is removed), so :func:`is_done` — the final file exists AND its last line is a
+valid marker — is true only for complete outputs. A file that cannot be written (read-only,
+full disk, permission denied) is that input's output error (exit 6); the batch goes on. The
+temporaries a killed run left behind are removed at the start of the next run. Readers of
+these files (replay) must skip the marker line: :func:`is_marker` recognises it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from bsstream import __version__
 from bsstream.batch.failon import FailOnSink, apply_matches
 from bsstream.batch.inputs import Input
 from bsstream.export.atomic import AtomicFile
+from bsstream.export.guard import check_writable_dir
 from bsstream.protocol.results import ResultMessage, message_to_dict
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.render.jsonl import dumps_line
@@ -53,6 +57,7 @@ __all__ = [
     "is_marker",
     "marker",
     "output_path",
+    "prepare_output",
     "read_marker",
 ]
 
@@ -150,6 +155,16 @@ def read_marker(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 def is_done(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a complete output: it exists and ends with a completion marker."""
     return read_marker(path) is not None
+
+
+def prepare_output(path: str | os.PathLike[str]) -> None:
+    """Before an input streams: create ``path``'s directory and check that a file can be
+    created in it, so a read-only or forbidden ``--output-dir`` fails at once (an OSError with
+    EROFS or EACCES) instead of after the whole input was streamed. A full disk shows only
+    when writing (the run's guard turns it into that input's output error)."""
+    parent = Path(path).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(parent)
 
 
 class OutputDirSink:

@@ -19,9 +19,11 @@ Elsewhere, :func:`plain_report_lines`, one line per input then the totals::
     3 inputs: 1 ok, 1 input error, 1 fail-on match
 
 Status words (:func:`status_word`): ``ok``, ``fail-on match (10)``, ``input error (4)``,
-``service error (1)``, ``connection (5)``, ``auth (3)``, ``usage (2)``, ``interrupted (130)``,
-``skipped`` (``--skip-done``: the complete output already existed); an unknown code shows as
-``exit N``.
+``service error (1)``, ``connection (5)``, ``output error (6)``, ``auth (3)``, ``usage (2)``,
+``interrupted (130)``, ``skipped`` (``--skip-done``: the complete output already existed),
+``not started`` (the run was interrupted before this input's turn came); an unknown code shows
+as ``exit N``. After an interrupt every input still has its line: done (its status),
+``interrupted (130)`` (it was streaming) or ``not started``.
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ _WORDS: dict[int, str] = {
     ExitStatus.INPUT: "input error",
     ExitStatus.SERVICE_ERROR: "service error",
     ExitStatus.CONNECTION: "connection",
+    ExitStatus.OUTPUT: "output error",
     ExitStatus.AUTH: "auth",
     ExitStatus.USAGE: "usage",
     ExitStatus.INTERRUPTED: "interrupted",
 }
 SKIPPED = "skipped"
+NOT_STARTED = "not started"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,8 @@ class InputReport:
 
     ``duration``: audio seconds (known up front or sent), None when unknown; ``status``: the
     input's ExitStatus value (after ``--fail-on``); ``headline``: see :func:`headline`;
-    ``skipped``: not streamed because its complete output already existed (``--skip-done``).
+    ``skipped``: not streamed because its complete output already existed (``--skip-done``);
+    ``not_started``: not streamed because the run was interrupted before its turn.
     """
 
     source: str
@@ -77,6 +82,7 @@ class InputReport:
     wall_seconds: float
     headline: str = ""
     skipped: bool = False
+    not_started: bool = False
 
 
 def status_word(code: int) -> str:
@@ -88,7 +94,14 @@ def status_word(code: int) -> str:
 
 
 def _status_text(report: InputReport) -> str:
+    if report.not_started:
+        return NOT_STARTED
     return SKIPPED if report.skipped else status_word(report.status)
+
+
+def _streamed(report: InputReport) -> bool:
+    """Whether the input was streamed (and so has a time taken)."""
+    return not (report.skipped or report.not_started)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -125,7 +138,10 @@ def report_totals(reports: Sequence[InputReport]) -> str:
     """``3 inputs: 2 ok, 1 input error`` (kinds in the order first seen)."""
     counts: dict[str, int] = {}
     for r in reports:
-        word = SKIPPED if r.skipped else _WORDS.get(int(r.status), f"exit {int(r.status)}")
+        if r.not_started:
+            word = NOT_STARTED
+        else:
+            word = SKIPPED if r.skipped else _WORDS.get(int(r.status), f"exit {int(r.status)}")
         counts[word] = counts.get(word, 0) + 1
     noun = "input" if len(reports) == 1 else "inputs"
     detail = ", ".join(f"{n} {word}" for word, n in counts.items())
@@ -133,7 +149,7 @@ def report_totals(reports: Sequence[InputReport]) -> str:
 
 
 def _style(report: InputReport) -> str:
-    if report.skipped:
+    if not _streamed(report):
         return "dim"
     if report.status == ExitStatus.SUCCESS:
         return "green"
@@ -165,7 +181,7 @@ def build_report_table(reports: Iterable[InputReport]) -> Table:
             Text(display_text(r.source)),
             Text(format_seconds(r.duration)),
             Text(_status_text(r), style=_style(r)),
-            Text("-" if r.skipped else format_seconds(r.wall_seconds)),
+            Text(format_seconds(r.wall_seconds) if _streamed(r) else "-"),
             Text(r.headline),
         )
     return table
@@ -179,7 +195,7 @@ def plain_report_lines(reports: Iterable[InputReport]) -> list[str]:
         parts = [_status_text(r)]
         if r.duration is not None:
             parts.append(f"audio {format_seconds(r.duration)}")
-        if not r.skipped:
+        if _streamed(r):
             parts.append(f"took {format_seconds(r.wall_seconds)}")
         if r.headline:
             parts.append(r.headline)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bsstream.export.csvfile import CsvExport
+from bsstream.export.guard import check_writable_dir, output_error
 from bsstream.export.html import HtmlExport
 from bsstream.export.jsondoc import JsonDocExport
 from bsstream.export.jsonl import JsonlExport
@@ -57,15 +58,17 @@ def open_export(path: str) -> Sink:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"--output {path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise UsageError(f"--output {path}: directory {directory} is not writable")
-    return writer(target)
+    try:
+        check_writable_dir(directory)
+        return writer(target)
+    except OSError as exc:
+        raise output_error(target, exc) from None
 
 
 def open_exports(paths: list[str]) -> list[Sink]:
     """One sink per ``--output`` path, in order. Raises UsageError before creating any file
     if a path has an unsupported extension, is a directory, is given twice, or its
-    directory does not exist or is not writable."""
+    directory does not exist; OutputError (exit 6) if it is not writable."""
     seen: set[str] = set()
     for path in paths:
         key = os.path.realpath(path)

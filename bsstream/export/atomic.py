@@ -4,8 +4,13 @@
 moves it over the final name with :func:`os.replace` on :meth:`AtomicFile.commit`, so a run
 that is killed or fails never leaves a half-written file under the final name. A temporary
 file that is never committed is removed by :meth:`AtomicFile.discard`, when the object is
-garbage-collected, or at interpreter exit (only a SIGKILL can leave one behind, under a
-hidden ``.NAME.*.tmp`` name).
+garbage-collected, or at interpreter exit, and on every error path (also when the final
+flush or close fails, e.g. on a full disk).
+
+Temporary names are ``.NAME.<pid>.<host>.<random>.tmp``: the writer's process id and a short
+tag of its host name. Only a SIGKILL (or a power cut) can leave one behind;
+:func:`remove_stale_temporaries` removes those of a process of this host that is no longer
+alive, and never touches a live writer's file or another host's (a shared output directory).
 
 :class:`CollectingExport` is a Sink that gathers each input's stream (begin, messages,
 events, end) and renders the whole file once, on ``close()``.
@@ -14,9 +19,14 @@ events, end) and renders the whole file once, on ``close()``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
+import socket
+import stat
 import tempfile
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +40,91 @@ from bsstream.protocol.summary import Summary, summarize
 def _unlink_quietly(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def _close_quietly(file: Any) -> None:
+    """Close ``file``; a failing final flush (ENOSPC, EIO) must not skip what follows."""
+    with contextlib.suppress(OSError, ValueError):
+        file.close()
+
+
+def host_tag() -> str:
+    """A short, file-name-safe tag of this machine's host name (6 hex digits)."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:6]
+
+
+# .NAME.<pid>.<host>.<random>.tmp; mkstemp's random part is 8 of [a-z0-9_]
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})\.(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}\.tmp$")
+
+
+def temp_prefix(name: str) -> str:
+    """The start of a temporary file name for final name ``name`` (mkstemp adds the rest)."""
+    return f".{name}.{os.getpid()}.{host_tag()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return True  # not a process we could have been: keep
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    except OSError:
+        return True  # cannot tell: keep
+    return True
+
+
+def is_stale_temporary(path: str | os.PathLike[str], *, host: str | None = None) -> bool:
+    """True for a temporary file of our naming pattern written on this host by a process that
+    is no longer alive (a regular file; symlinks and directories never are)."""
+    match = _TEMP_RE.match(Path(path).name)
+    if match is None or match["host"] != (host or host_tag()):
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and not _pid_alive(int(match["pid"]))
+
+
+def remove_stale_temporaries(
+    directory: str | os.PathLike[str], *, names: Iterable[str] | None = None, recursive: bool = False
+) -> list[Path]:
+    """Remove the stale temporaries (see :func:`is_stale_temporary`) in ``directory``: only
+    those for the final names in ``names`` when given, else all; below it too when
+    ``recursive`` (hidden directories are not entered). Returns what was removed; errors
+    (an unreadable or read-only directory) are ignored."""
+    wanted = None if names is None else set(names)
+    host = host_tag()
+    removed: list[Path] = []
+
+    def scan(folder: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if recursive and not entry.name.startswith("."):
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        scan(entry.path)
+                continue
+            match = _TEMP_RE.match(entry.name)
+            if match is None or (wanted is not None and match["name"] not in wanted):
+                continue
+            if is_stale_temporary(entry.path, host=host):
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    continue
+                removed.append(Path(entry.path))
+
+    scan(os.fspath(directory) or ".")
+    return removed
 
 
 def _default_mode() -> int:
@@ -47,9 +142,14 @@ class AtomicFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         directory = self.path.parent if str(self.path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(self.path.name), suffix=".tmp", dir=directory)
         self.tmp_path = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
+        try:
+            self._file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp)
+            raise
         self._done = False
         # Remove the temporary file if this object is dropped (or the interpreter exits)
         # without a commit.
@@ -79,7 +179,7 @@ class AtomicFile:
             os.chmod(self.tmp_path, mode)
             os.replace(self.tmp_path, self.path)
         except BaseException:
-            self._file.close()
+            _close_quietly(self._file)
             _unlink_quietly(str(self.tmp_path))
             raise
         finally:
@@ -90,9 +190,11 @@ class AtomicFile:
         if self._done:
             return
         self._done = True
-        self._file.close()
-        _unlink_quietly(str(self.tmp_path))
-        self._finalizer.detach()
+        try:
+            _close_quietly(self._file)
+        finally:
+            _unlink_quietly(str(self.tmp_path))
+            self._finalizer.detach()
 
     @property
     def closed(self) -> bool:
