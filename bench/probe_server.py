@@ -23,11 +23,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import grpc
 
 from bsstream._gen import api_pb2
 from bsstream.emulator.server import Emulator
@@ -69,19 +67,22 @@ class ProbeEmulator(Emulator):
         super().__init__(*args, **kwargs)
         self._on_call = on_call
 
-    def _handle(
-        self, method: str, requests: Iterator[api_pb2.AudioStream], context: grpc.ServicerContext
-    ) -> Iterator[api_pb2.StreamResult]:
+    async def _handle(
+        self, method: str, requests: AsyncIterator[api_pb2.AudioStream], context: Any
+    ) -> AsyncIterator[api_pb2.StreamResult]:
         record = CallRecord(method=method, started=time.monotonic())
         try:
-            yield from super()._handle(method, _timed(requests, record), context)
+            async for response in super()._handle(method, _timed(requests, record), context):
+                yield response
         finally:
             record.ended = time.monotonic()
             self._on_call(record)
 
 
-def _timed(requests: Iterator[api_pb2.AudioStream], record: CallRecord) -> Iterator[api_pb2.AudioStream]:
-    for msg in requests:
+async def _timed(
+    requests: AsyncIterator[api_pb2.AudioStream], record: CallRecord
+) -> AsyncIterator[api_pb2.AudioStream]:
+    async for msg in requests:
         now = time.monotonic()
         if msg.HasField("config"):
             record.sample_rate = msg.config.sample_rate_hertz

@@ -36,6 +36,10 @@ SEGMENT_FRAMES = 100  # 2.00 s
 PAUSE_FRAMES = 25  # 0.50 s of non-speech ends an utterance
 MIN_UTTERANCE_SPEECH_FRAMES = 10  # 0.20 s of speech frames, or the utterance is a click
 MIN_TAIL_SEGMENT_FRAMES = 25  # a last, partial segment of an utterance is sent if >= 0.50 s
+MAX_UTTERANCE_FRAMES = 3000  # 60 s: a longer run of speech without a pause is closed there (bounds memory)
+# Memory bound: audio is analysed in steps of at most this many seconds (at the declared input
+# rate), so the working set per stream does not grow with the message size or a low declared rate.
+MAX_STEP_SECONDS = 1.0
 # A window whose pitch and loudness hardly move (a steady buzz, a square wave) is not speech.
 STEADY_F0_STD_ST = 0.2
 STEADY_ENERGY_STD_DB = 1.0
@@ -421,6 +425,8 @@ class Segmenter:
             self._silence += 1
             if self._silence >= PAUSE_FRAMES:
                 out.extend(self._close())
+        if self._in_utt and frame_no + 1 - self._utt_start >= MAX_UTTERANCE_FRAMES:
+            out.extend(self._close())  # the longest utterance: its rows are all the state kept
         return out
 
     def finish(self) -> list[Window]:
@@ -465,13 +471,29 @@ class StreamAnalyzer:
         self._segmenter = Segmenter(segments=segments, utterances=utterances)
         self._pending: FloatArray = np.zeros(WINDOW - FRAME)  # history + not yet framed samples
         self._frame_no = 0
+        self._step_bytes = 2 * max(1, int(sample_rate * MAX_STEP_SECONDS))
 
     @property
     def seconds(self) -> float:
         """Audio time analysed so far (whole frames)."""
         return self._frame_no * FRAME_SECONDS
 
+    @property
+    def step_bytes(self) -> int:
+        """The most input bytes analysed at once (``MAX_STEP_SECONDS`` at the declared rate)."""
+        return self._step_bytes
+
     def feed(self, data: bytes) -> list[Window]:
+        """Analyse ``data`` in steps of at most :attr:`step_bytes` (same windows as one big step)."""
+        step = self._step_bytes
+        if len(data) <= step:
+            return self._feed(data)
+        out: list[Window] = []
+        for i in range(0, len(data), step):
+            out.extend(self._feed(data[i : i + step]))
+        return out
+
+    def _feed(self, data: bytes) -> list[Window]:
         raw = self._decoder.feed(data)
         self._zeros.feed(raw)
         samples = self._resampler.process(raw)

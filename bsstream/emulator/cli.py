@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import click
 
+from bsstream.helptext import GroupedCommand
 from bsstream.status import ExitStatus
 
 SERVE_KEY_ENV = "BSSTREAM_SERVE_API_KEY"
@@ -74,7 +75,7 @@ def _is_loopback(host: str) -> bool:
     return Endpoint(host.strip("[]"), 1).is_loopback
 
 
-@click.command("serve")
+@click.command("serve", cls=GroupedCommand)  # examples, option groups: bsstream/helptext.py
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -122,7 +123,9 @@ def _is_loopback(host: str) -> bool:
     type=click.Choice(_CODES, case_sensitive=False),
     default="UNAVAILABLE",
     show_default=True,
-    help="Fault: the status code --abort-after uses.",
+    metavar="CODE",
+    help="Fault: the status code --abort-after uses, a gRPC status name (unavailable, internal, "
+    "resource_exhausted, ...).",
 )
 @click.option(
     "--delay-ms",
