@@ -10,16 +10,25 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, BinaryIO
 
 from bsstream.protocol.stream import FanOut, Locked, NullSink, Sink, StreamInfo, StreamOutcome
-from bsstream.redact import redact
-from bsstream.settings import Credentials, Endpoint
-from bsstream.status import BsError, ExitStatus, UsageError, most_severe
+from bsstream.redact import safe_line
+from bsstream.settings import DEFAULT_RETRY_FOR, Credentials, Endpoint
+from bsstream.status import (
+    BsError,
+    ExitStatus,
+    InputError,
+    OutputError,
+    ServiceError,
+    UsageError,
+    most_severe,
+)
 
 EMULATOR_NOTE = "note: results from the local emulator, not Behavioral Signals models"
 
@@ -42,7 +51,8 @@ class RunConfig:
     logits: bool = False
     embeddings: bool = False
     timeout: float = 60.0
-    retries: int = 3
+    retries: int | None = None  # cap on reconnects per stream; None: only retry_for limits
+    retry_for: float = DEFAULT_RETRY_FOR
     backoff_base: float = 0.5
     stats: bool = False
     outputs: list[str] = field(default_factory=list)
@@ -52,33 +62,55 @@ class RunConfig:
     shard: str | None = None
     fail_on: list[str] = field(default_factory=list)
     quiet: bool = False
+    progress: bool | None = None  # --progress / --no-progress; None: bsstream.streamkind's rule
+    debug: bool = False  # a worker's unexpected exception also prints its traceback
 
 
 @dataclass(slots=True)
 class Streams:
-    """The run's streams: stdin for audio, stdout for results, stderr for everything else."""
+    """The run's environment (httpie's ``Environment``): stdin for audio, stdout for results,
+    stderr for everything else, and where settings come from. ``environ`` and ``cwd`` None: the
+    process's own. :func:`bsstream.cli.main` given a Streams runs in-process with exactly these
+    (tests: ``tests/clirun.py``); :func:`default_streams` is the real process's."""
 
     stdin: BinaryIO
     stdout: IO[str]
     stderr: IO[str]
     stdout_is_tty: bool = False
     stderr_is_tty: bool = False
+    environ: Mapping[str, str] | None = None  # BS_*, BSSTREAM_FFMPEG, proxies, ...
+    cwd: Path | None = None  # where relative paths and .env are found
 
 
 class Messages:
-    """One-line messages to stderr, redacted, each flushed."""
+    """One-line messages to stderr (secrets masked, control characters escaped: see
+    :func:`~bsstream.redact.safe_line`), each flushed, whole lines even from several threads."""
 
     def __init__(self, stderr: IO[str]) -> None:
         self.stderr = stderr
         self.console: Any = None  # while a progress display owns stderr, print through it
+        self.muted = False  # stdout was closed by its reader (| head): end quietly
         self._said: set[str] = set()
+        self._lock = threading.Lock()
 
     def say(self, line: str) -> None:
-        if self.console is not None:
-            self.console.print(redact(line), markup=False, highlight=False, soft_wrap=True)
+        if self.muted:
             return
-        self.stderr.write(redact(line) + "\n")
-        self.stderr.flush()
+        text = safe_line(line)
+        with self._lock:
+            if self.console is not None:
+                self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+                return
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
+    def raw(self, text: str) -> None:
+        """Several lines as they are (a --debug traceback); secrets still masked."""
+        from bsstream.redact import redact
+
+        with self._lock:
+            self.stderr.write(redact(text.rstrip("\n")) + "\n")
+            self.stderr.flush()
 
     def once(self, line: str) -> None:
         if line not in self._said:
@@ -110,11 +142,18 @@ def handle_signals(on_signal: Callable[[], None]) -> Iterator[None]:
 
 
 def build_sinks(
-    run: RunConfig, streams: Streams, *, terminal: bool = True, show_source: bool = False
+    run: RunConfig,
+    streams: Streams,
+    *,
+    terminal: bool = True,
+    show_source: bool = False,
+    on_output_error: Callable[[OutputError], None] | None = None,
 ) -> list[Sink]:
     """The terminal output (JSON lines, live table or plain lines) plus any --output files.
 
     ``terminal=False``: nothing on stdout while streaming (the per-file status table of --jobs).
+    ``on_output_error``: an --output file that cannot be written (disk full, ...) is dropped
+    and reported through it instead of raising (see :mod:`bsstream.export.guard`).
     """
     sinks: list[Sink] = []
     if not terminal:
@@ -135,8 +174,14 @@ def build_sinks(
         sinks.append(PlainSink(streams.stdout, show_source=show_source))
     if run.outputs:
         from bsstream.export import open_exports
+        from bsstream.export.guard import GuardedOutput
 
-        sinks.extend(open_exports(run.outputs))
+        exports = open_exports(run.outputs)
+        if on_output_error is not None:
+            exports = [
+                GuardedOutput(e, p, on_output_error) for e, p in zip(exports, run.outputs, strict=True)
+            ]
+        sinks.extend(exports)
     return sinks
 
 
@@ -251,6 +296,15 @@ class Outputs:
     progress: Any = None  # BatchProgress when one is shown
     progress_console: Any = None
     status_table: bool = False  # --jobs > 1 on a terminal: the per-file status display on stdout
+    output_errors: dict[str, OutputError] = field(default_factory=dict)  # input -> its --output-dir file's
+    run_errors: list[OutputError] = field(default_factory=list)  # --output files that could not be written
+    exports: list[Any] = field(default_factory=list)  # the --output files' GuardedOutput sinks
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_output_error(self, source: str) -> OutputError | None:
+        """The --output-dir failure of ``source`` (already reported), once."""
+        with self.lock:
+            return self.output_errors.pop(source, None)
 
 
 def build_outputs(run: RunConfig, streams: Streams, plan: Plan, messages: Messages, scan: bool) -> Outputs:
@@ -265,18 +319,44 @@ def build_outputs(run: RunConfig, streams: Streams, plan: Plan, messages: Messag
     status_table = run.jobs > 1 and streams.stdout_is_tty and not run.json
     many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
     out = Outputs(sink=NullSink(), collector=ReportCollector(), status_table=status_table)
-    parts: list[Sink] = build_sinks(run, streams, terminal=not status_table, show_source=many)
+
+    def run_output_failed(err: OutputError) -> None:
+        messages.error(err)
+        with out.lock:
+            out.run_errors.append(err)
+
+    parts: list[Sink] = build_sinks(
+        run, streams, terminal=not status_table, show_source=many, on_output_error=run_output_failed
+    )
+    from bsstream.export.guard import GuardedOutput
+
+    out.exports = [p for p in parts if isinstance(p, GuardedOutput)]
     if rules:
         out.fail_on = FailOnSink(rules, on_match=lambda m: messages.say(format_match(m)))
         parts.append(out.fail_on)  # before the output files: their markers carry the match
     if run.output_dir is not None:
+        from bsstream.export.guard import GuardedOutput
+
         paths, fail_on = plan.out_paths, out.fail_on
-        parts.append(
-            BySource(lambda src: OutputDirSink(paths[src], fail_on=fail_on) if src in paths else None)
-        )
+
+        def input_output_failed(err: OutputError, source: str) -> None:
+            messages.error(err)
+            with out.lock:
+                out.output_errors[source] = err
+
+        def output_file(src: str) -> Sink | None:
+            if src not in paths:
+                return None
+            return GuardedOutput(
+                OutputDirSink(paths[src], fail_on=fail_on),
+                paths[src],
+                lambda err: input_output_failed(err, src),
+                source=src,
+            )
+
+        parts.append(BySource(output_file))
     parts.append(out.collector)
-    live_on_stdout = streams.stdout_is_tty and not run.json
-    if plan.inputs and (status_table or (streams.stderr_is_tty and not run.quiet and not live_on_stdout)):
+    if plan.inputs and (status_table or _progress_on_stderr(run, streams)):
         from rich.console import Console
 
         from bsstream.batch.progress import BatchProgress
@@ -291,51 +371,107 @@ def build_outputs(run: RunConfig, streams: Streams, plan: Plan, messages: Messag
     return out
 
 
+def _progress_on_stderr(run: RunConfig, streams: Streams) -> bool:
+    """Whether the batch progress display redraws on stderr (README "Progress display")."""
+    from bsstream.streamkind import StreamKind, progress_on_stderr, stream_kind
+
+    if streams.stdout_is_tty and not run.json:
+        return False  # the live table (or --jobs' status display) on stdout shows progress
+    stdout = StreamKind.TERMINAL if streams.stdout_is_tty else stream_kind(streams.stdout)
+    stderr = StreamKind.TERMINAL if streams.stderr_is_tty else StreamKind.UNKNOWN
+    return progress_on_stderr(stdout, stderr, requested=run.progress, quiet=run.quiet)
+
+
 def _read_ca_cert(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read --ca-cert {path}: {exc.strerror}") from None
+    """--ca-cert's PEM bytes; unreadable or not a PEM certificate: a usage error (exit 2)."""
+    from bsstream.settings import load_ca_cert
+
+    return None if path is None else load_ca_cert(path)
 
 
-def _run_jobs(items: list[Any], jobs: int, process: Callable[[Any], None], interrupts: Any) -> None:
+def _run_jobs(
+    items: list[Any], jobs: int, process: Callable[[Any], None], stopped: Callable[[], bool]
+) -> None:
     """``process`` every item, ``jobs`` at a time, in order of start; stop starting new ones
-    after an interrupt. The main thread only waits (and so keeps handling signals)."""
+    once ``stopped()`` (an interrupt, stdout closed). The main thread only waits (and so keeps
+    handling signals).
+
+    ``process`` turns every failure into its item's fate and should not raise; if it does
+    anyway, no thread prints a traceback: no new item starts, and the first exception is raised
+    here, in the calling thread, once every worker has stopped."""
     if jobs <= 1:
         for item in items:
-            if interrupts.interrupted:
+            if stopped():
                 return
             process(item)
         return
     pending = list(reversed(items))
     lock = threading.Lock()
+    escaped: list[BaseException] = []
 
     def worker() -> None:
-        while not interrupts.interrupted:
+        while not stopped():
             with lock:
-                if not pending:
+                if not pending or escaped:
                     return
                 item = pending.pop()
-            process(item)
+            try:
+                process(item)
+            except BaseException as exc:  # never a thread traceback: re-raised below
+                with lock:
+                    escaped.append(exc)
+                return
 
     workers = [threading.Thread(target=worker, name=f"bsstream-job-{i}", daemon=True) for i in range(jobs)]
     for w in workers:
         w.start()
     _wait_all(workers)
+    if escaped:
+        raise escaped[0]
+
+
+def _unexpected(name: str, exc: BaseException) -> BsError:
+    """The per-input error for an exception no part of the stream turned into one."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return InputError(f"{name}: symlink loop", hint="the link never reaches a file; fix or remove it")
+    return ServiceError(f"{name}: unexpected {type(exc).__name__}: {exc}", hint="please report this as a bug")
+
+
+def _remove_stale_temporaries(run: RunConfig, messages: Messages) -> None:
+    """Temporaries of a killed earlier run (see :func:`bsstream.export.atomic.remove_stale_temporaries`)
+    next to each --output file and anywhere under --output-dir."""
+    from bsstream.export.atomic import remove_stale_temporaries
+
+    removed: list[Path] = []
+    for output in run.outputs:
+        target = Path(output)
+        removed += remove_stale_temporaries(target.parent, names=[target.name])
+    if run.output_dir is not None and run.output_dir.is_dir():
+        removed += remove_stale_temporaries(run.output_dir, recursive=True)
+    if removed:
+        where = ", ".join(sorted({str(p.parent) for p in removed}))
+        messages.say(f"removed {len(removed)} temporary file(s) left by a killed run in {where}")
 
 
 def run_streams(run: RunConfig, streams: Streams) -> int:
     """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
-    from bsstream.audio.decode import open_input
+    from bsstream.audio.decode import check_stdin, open_input
     from bsstream.batch.failon import apply_matches
+    from bsstream.batch.inputs import check_input
+    from bsstream.batch.outdir import prepare_output
+    from bsstream.export.guard import output_error
     from bsstream.protocol.messages import build_config
+    from bsstream.render import OutputClosed
     from bsstream.session import Interrupts, Session, StreamOptions
     from bsstream.transport import Transport
 
     messages = Messages(streams.stderr)
     plan = plan_inputs(run)
+    if any(inp.is_stdin for inp in plan.inputs):
+        check_stdin(streams.stdin)  # a terminal: a usage error before anything streams
+    _remove_stale_temporaries(run, messages)
     if run.insecure and not run.endpoint.is_loopback and not run.local:
         messages.say(f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}")
     ca_cert = _read_ca_cert(run.ca_cert)
@@ -353,8 +489,10 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
         if run.local:
             from bsstream.emulator.server import Emulator
 
-            endpoint, insecure = Endpoint("127.0.0.1", stack.enter_context(Emulator()).port), True
-            messages.once(EMULATOR_NOTE)
+            # the user's own in-process server: no idle limit (a live input may pause for long)
+            emulator = stack.enter_context(Emulator(idle_timeout=None))
+            endpoint, insecure = Endpoint("127.0.0.1", emulator.port), True
+            # its note comes with the first answer of a call (on_emulated), not before
         transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
         options = {
             method: StreamOptions(
@@ -365,6 +503,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 realtime=run.realtime,
                 timeout=run.timeout,
                 retries=run.retries,
+                retry_for=run.retry_for,
                 backoff_base=run.backoff_base,
                 stats=run.stats,
                 insecure=insecure,
@@ -385,20 +524,54 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 on_progress=progress.set_sent if progress is not None else None,
             )
 
+        closed: list[BaseException] = []  # stdout's reader went away (| head): the run ends
+
+        def input_warning(name: str, problem: str) -> None:
+            """Streamable but odd input (README "Bad input"): a stderr line and a JSON event."""
+            messages.say(f"warning: {name}: {problem}")
+            out.sink.event({"event": "input_warning", "source": name, "message": problem})
+
+        def stream_one(inp: Any, name: str) -> list[ExitStatus]:
+            check_input(inp)
+            # --timeout and Ctrl-C/SIGTERM also bound the wait for a FIFO's or stdin's first byte
+            with open_input(
+                inp.spec, stdin=streams.stdin, wait=run.timeout, cancel=interrupts.stop_sending
+            ) as source:
+                source.listen(lambda problem: input_warning(source.name, problem))
+                out_path = plan.out_paths.get(name)
+                if out_path is not None:
+                    try:
+                        prepare_output(out_path)
+                    except OSError as exc:
+                        raise output_error(out_path, exc, source=name) from None
+                if len(methods) == 1:
+                    return [ExitStatus(session(methods[0]).run(source, out.sink).status)]
+                return _run_tee(source, [session(m) for m in methods], out.sink)
+
         def process(inp: Any) -> None:
-            """One input, all its methods; records its exit statuses."""
+            """One input, all its methods; records its exit statuses. Whatever goes wrong
+            becomes this input's fate (one line, one code); only a closed stdout ends the run."""
             name = source_name(inp)
             try:
-                with open_input(inp.spec, stdin=streams.stdin) as source:
-                    if len(methods) == 1:
-                        got = [ExitStatus(session(methods[0]).run(source, out.sink).status)]
-                    else:
-                        got = _run_tee(source, [session(m) for m in methods], out.sink)
-            except BsError as err:
-                messages.error(err)
+                got = stream_one(inp, name)
+            except (OutputClosed, BrokenPipeError) as exc:
+                with codes_lock:
+                    closed.append(exc)
+                messages.muted = True
+                interrupts.abort()  # cancel the other streams: nobody reads their results
+                return
+            except Exception as exc:
+                err = exc if isinstance(exc, BsError) else _unexpected(name, exc)
+                if run.debug and not isinstance(exc, BsError):
+                    messages.raw("".join(traceback.format_exception(exc)))
+                if err.exit_status != ExitStatus.INTERRUPTED:  # the run says "interrupted" once
+                    messages.error(err)
                 got = [err.exit_status]
                 if progress is not None:
                     progress.finish_file(name, err.exit_status)
+            failed_output = out.take_output_error(name)  # its line was said when it happened
+            if failed_output is not None:
+                got.append(failed_output.exit_status)
             with codes_lock:
                 codes[name] = got
 
@@ -410,18 +583,25 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 messages.console = out.progress_console
             stack.callback(setattr, messages, "console", None)
         with handle_signals(interrupts.signal):
-            _run_jobs(plan.inputs, run.jobs, process, interrupts)
+            _run_jobs(plan.inputs, run.jobs, process, lambda: interrupts.interrupted or bool(closed))
+        if closed:
+            raise closed[0]  # main() ends quietly
 
     statuses: list[ExitStatus] = []
     reports = []
+    completed_files = 0  # --output-dir files this run completed
     for name in [spec for spec, _ in plan.failed] + [source_name(inp) for inp in plan.inputs]:
-        if name not in codes:
-            continue  # never started (interrupted)
+        if name not in codes:  # the run was interrupted before its turn
+            reports.append(out.collector.report(name, ExitStatus.INTERRUPTED, not_started=True))
+            continue
         code = most_severe(codes[name])
         if out.fail_on is not None:
             code = ExitStatus(apply_matches(code, out.fail_on.matched_source(name)))
         statuses.append(code)
         reports.append(out.collector.report(name, code))
+        if name in plan.out_paths and code in (ExitStatus.SUCCESS, ExitStatus.FAIL_ON_MATCH):
+            completed_files += 1
+    statuses.extend(err.exit_status for err in out.run_errors)  # an --output file not written
     reports.extend(
         out.collector.report(source_name(i), ExitStatus.SUCCESS, skipped=True) for i in plan.skipped
     )
@@ -430,9 +610,25 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     if len(reports) > 1 and not run.quiet:
         _print_report(reports, streams, on_stdout=out.status_table)
     if interrupts.interrupted:
-        messages.say("interrupted: results received so far were written")
+        messages.say(_interrupted_line(run, out, completed_files))
         return ExitStatus.INTERRUPTED
     return most_severe(statuses)
+
+
+def _interrupted_line(run: RunConfig, out: Outputs, completed_files: int) -> str:
+    """The run's one "interrupted" line, naming only files that were in fact written: the
+    --output files (closed with what arrived) and the --output-dir files completed before the
+    interrupt (an interrupted input leaves none)."""
+    parts = []
+    written = [str(g.path) for g in out.exports if g.error is None]
+    if written:
+        parts.append(f"results received so far were written to {', '.join(written)}")
+    if completed_files:
+        parts.append(
+            f"{completed_files} complete output(s) in {run.output_dir}; "
+            "run again with --skip-done to finish the rest"
+        )
+    return "interrupted: " + "; ".join(parts) if parts else "interrupted"
 
 
 def _print_report(reports: list[Any], streams: Streams, *, on_stdout: bool) -> None:
@@ -456,11 +652,14 @@ def _run_tee(source: Any, sessions: list[Any], sink: Sink) -> list[ExitStatus]:
 
     tee = Tee(source, len(sessions))
     codes: list[ExitStatus] = [ExitStatus.SUCCESS] * len(sessions)
+    escaped: list[BaseException] = []
 
     def one(i: int) -> None:
         branch = tee.branches[i]
         try:
             codes[i] = ExitStatus(sessions[i].run(branch, sink).status)
+        except BaseException as exc:  # never a thread traceback: raised in the caller below
+            escaped.append(exc)
         finally:
             branch.close()  # a failed call stops taking audio; the other goes on
 
@@ -469,6 +668,8 @@ def _run_tee(source: Any, sessions: list[Any], sink: Sink) -> list[ExitStatus]:
         t.start()
     _wait_all(threads)
     tee.close()
+    if escaped:
+        raise escaped[0]
     return codes
 
 

@@ -4,54 +4,58 @@ so ``bsstream --help`` starts fast. ``main`` is the one place exceptions become 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from bsstream import __version__
-from bsstream.redact import redact, register_secret
-from bsstream.settings import DEFAULT_ENDPOINT, DEFAULT_RETRIES, DEFAULT_TIMEOUT
-from bsstream.status import BsError, ExitStatus
+from bsstream.helptext import GroupedCommand, TopGroup, bare_usage
+from bsstream.redact import redact, register_secret, safe_line
+from bsstream.settings import DEFAULT_ENDPOINT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Credentials, Endpoint
+from bsstream.status import BsError, ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from bsstream.app import Streams
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXAMPLES = """
-\b
-Examples:
-  bsstream analyze --local call.wav             # try it offline, no account needed
-  bsstream analyze call.mp3                      # credentials from BS_CID / BS_API_KEY / .env
-  bsstream deepfake call.wav --json | jq -r '.result[] | [.start_time, .final_label] | @tsv'
-  ffmpeg -i call.m4a -f wav - | bsstream analyze -
-"""
-
-EXIT_CODES = """
-\b
-Exit codes: 0 ok, 1 service error, 2 usage, 3 auth/permission, 4 input/decoding,
-5 connection/timeout, 10 a --fail-on rule matched, 130 interrupted.
-"""
+# Each command's examples, option groups and exit codes: bsstream/helptext.py
 
 
 CONNECTION_OPTIONS = [
-    click.option("--cid", envvar="BS_CID", metavar="INTEGER", help="Project id (env BS_CID, or .env)."),
-    click.option("--api-key", envvar="BS_API_KEY", metavar="TEXT", help="API key (env BS_API_KEY, or .env)."),
+    click.option(
+        "--cid",
+        metavar="INTEGER",
+        help="Project id (env BS_CID or BEHAVIORALSIGNALS_CID, or .env).",
+    ),
+    click.option(
+        "--api-key",
+        metavar="TEXT",
+        help="API key (better: env BS_API_KEY or BEHAVIORALSIGNALS_API_KEY, .env, or --api-key-file;"
+        " a flag is visible to other users in `ps`).",
+    ),
+    click.option(
+        "--api-key-file",
+        metavar="PATH",
+        help="Read the API key from the first line of PATH ('-': standard input).",
+    ),
     click.option(
         "--endpoint",
-        envvar="BS_ENDPOINT",
-        default=DEFAULT_ENDPOINT,
-        show_default=True,
+        default=None,
         metavar="HOST:PORT",
-        help="Service address (env BS_ENDPOINT).",
+        help=f"Service address (env BS_ENDPOINT, or .env).  [default: {DEFAULT_ENDPOINT}]",
     ),
     click.option("--insecure", is_flag=True, help="Plaintext instead of TLS (local servers)."),
     click.option(
         "--ca-cert",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="PEM file of a private CA to trust instead of the system roots.",
+        help="PEM file of a private CA to trust instead of the default public roots.",
     ),
     click.option("--local", is_flag=True, help="Stream to the built-in emulator (offline, no credentials)."),
 ]
@@ -62,6 +66,16 @@ def connection_options(func: F) -> F:
     for option in reversed(CONNECTION_OPTIONS):
         func = option(func)
     return func
+
+
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """--retry-for DURATION as seconds; a malformed one is a usage error (exit 2)."""
+    from bsstream.settings import parse_duration
+
+    try:
+        return parse_duration(value, where=f"--{param.name or ''}".replace("_", "-"))
+    except UsageError as exc:
+        raise click.BadParameter(exc.message.split(": ", 1)[-1]) from None
 
 
 def stream_options(func: F) -> F:
@@ -80,7 +94,8 @@ def stream_options(func: F) -> F:
             type=click.Choice(["segment", "utterance", "all"]),
             default="all",
             show_default=True,
-            help="Result level; 'all' leaves it unset so the service sends both.",
+            metavar="LEVEL",
+            help="Result level: segment, utterance or all ('all' leaves it unset: the service sends both).",
         ),
         click.option("--realtime", is_flag=True, help="Send at 1x audio speed, like a live call."),
         click.option(
@@ -97,11 +112,20 @@ def stream_options(func: F) -> F:
             help="Give up when the server neither sends nor accepts anything for this long.",
         ),
         click.option(
+            "--retry-for",
+            callback=_duration_option,
+            default="60s",
+            show_default=True,
+            metavar="DURATION",
+            help="After a connection failure, reconnect and resume for up to this long without "
+            "progress (90, 90s, 2m; 0: never).",
+        ),
+        click.option(
             "--retries",
             type=click.IntRange(min=0),
             default=DEFAULT_RETRIES,
-            show_default=True,
-            help="Reconnect and resume this many times after a transient failure (0: never).",
+            metavar="N",
+            help="Also stop after N reconnects per stream (0: never reconnect).",
         ),
         click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True),
         click.option(
@@ -139,6 +163,12 @@ def stream_options(func: F) -> F:
             metavar="EXPR",
             help="Exit 10 if a result matches TASK=LABEL>=THRESHOLD[@LEVEL]; repeatable.",
         ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Progress display on stderr (a terminal). Default: on when stdout is a file or "
+            "/dev/null, off when it is a pipe or the terminal.",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress display and no end-of-run table."),
         click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors."),
     ]
@@ -148,40 +178,74 @@ def stream_options(func: F) -> F:
 
 
 @click.group(
+    cls=TopGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog=EXAMPLES + EXIT_CODES,
+    invoke_without_command=True,
 )
 @click.version_option(__version__, "--version", prog_name="bsstream")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Stream audio to the Behavioral Signals streaming API and watch the results arrive."""
+    if ctx.invoked_subcommand is None:  # bare `bsstream`: a short usage, not the whole help
+        bare_usage(sys.stderr)
+        ctx.exit(ExitStatus.USAGE)
 
 
-def _cid_value(raw: str | None) -> int | None:
-    """--cid / BS_CID as an integer; a non-number is a usage error naming where it came from."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError:
-        from_env = (
-            click.get_current_context().get_parameter_source("cid") == click.core.ParameterSource.ENVIRONMENT
+def _connection_settings(
+    kw: dict[str, Any], *, inputs: tuple[str, ...] = ()
+) -> tuple[Credentials | None, UsageError | None, Endpoint, bytes | None]:
+    """Credentials (or why they are missing), endpoint and --ca-cert from the connection options,
+    the environment and .env (precedence in bsstream/settings.py). Every key found is registered
+    for redaction. With --local, credentials are optional and default to the emulator's."""
+    from bsstream.settings import (
+        load_ca_cert,
+        parse_cid,
+        parse_endpoint,
+        read_api_key_file,
+        resolve_credentials,
+        resolve_endpoint,
+    )
+
+    register_secret(kw.get("api_key"))
+    key_file = kw.get("api_key_file")
+    if key_file == "-" and "-" in inputs:
+        raise UsageError(
+            "--api-key-file - and the input - both want standard input: give the key another way"
         )
-        where = "BS_CID" if from_env else "--cid"
-        raise click.UsageError(f"{where} must be an integer project id, got {raw!r}") from None
+    # --local: the in-process emulator; BS_ENDPOINT (and .env) play no part
+    environ = _streams().environ  # None: os.environ
+    if kw.get("local"):
+        endpoint = parse_endpoint(DEFAULT_ENDPOINT)
+    else:
+        endpoint = resolve_endpoint(kw.get("endpoint"), env=environ)
+    ca_cert = load_ca_cert(kw["ca_cert"]) if kw.get("ca_cert") is not None else None
+    credentials: Credentials | None = None
+    problem: UsageError | None = None
+    if kw.get("local"):
+        cid = parse_cid(kw["cid"], "--cid") if kw.get("cid") else 1
+        key = kw.get("api_key") or "local-emulator"
+        if key_file:
+            key = read_api_key_file(key_file, sys.stdin)
+        credentials = Credentials(cid, key)
+    else:
+        try:
+            credentials = resolve_credentials(
+                kw.get("cid"), kw.get("api_key"), api_key_file=key_file, stdin=sys.stdin, env=environ
+            )
+        except UsageError as exc:
+            problem = exc
+    if credentials is not None:
+        register_secret(credentials.api_key)
+    return credentials, problem, endpoint, ca_cert
 
 
 def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
-    from bsstream.app import RunConfig, default_streams, run_streams
-    from bsstream.settings import Credentials, parse_endpoint, resolve_credentials
+    from bsstream.app import RunConfig, run_streams
 
-    register_secret(kw["api_key"])
-    cid = _cid_value(kw["cid"])
-    if kw["local"]:
-        credentials = Credentials(cid or 1, kw["api_key"] or "local-emulator")
-    else:
-        credentials = resolve_credentials(cid, kw["api_key"])
-    register_secret(credentials.api_key)
-    endpoint = parse_endpoint(kw["endpoint"])
+    credentials, problem, endpoint, _ = _connection_settings(kw, inputs=inputs)
+    if credentials is None:
+        assert problem is not None
+        raise problem
     run = RunConfig(
         method=method,
         inputs=list(inputs),
@@ -198,6 +262,7 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         embeddings=kw["embeddings"],
         timeout=kw["timeout"],
         retries=kw["retries"],
+        retry_for=kw["retry_for"],
         backoff_base=kw["backoff_base"],
         stats=kw["stats"],
         outputs=list(kw["outputs"]),
@@ -207,11 +272,13 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         shard=kw["shard"],
         fail_on=list(kw["fail_on"]),
         quiet=kw["quiet"],
+        progress=kw["progress"],
+        debug=kw["debug"],
     )
-    return run_streams(run, default_streams())
+    return run_streams(run, _streams())
 
 
-@cli.command(epilog=EXAMPLES + EXIT_CODES)
+@cli.command(cls=GroupedCommand)
 @stream_options
 def analyze(inputs: tuple[str, ...], **kw: Any) -> int:
     """Behavioral analysis (StreamAudio): emotion, gender, age, strength, positivity, ...
@@ -221,7 +288,7 @@ def analyze(inputs: tuple[str, ...], **kw: Any) -> int:
     return _run("StreamAudio", inputs, **kw)
 
 
-@cli.command(epilog=EXAMPLES + EXIT_CODES)
+@cli.command(cls=GroupedCommand)
 @stream_options
 def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
     """Deepfake detection (DeepfakeDetection): is it a real voice?
@@ -231,7 +298,7 @@ def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
     return _run("DeepfakeDetection", inputs, **kw)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(cls=GroupedCommand)
 @connection_options
 @click.option(
     "--timeout",
@@ -241,48 +308,20 @@ def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
     metavar="SECONDS",
     help="Per step.",
 )
-def doctor(
-    cid: str | None,
-    api_key: str | None,
-    endpoint: str,
-    insecure: bool,
-    ca_cert: Path | None,
-    local: bool,
-    timeout: float,
-) -> int:
+def doctor(timeout: float, **kw: Any) -> int:
     """Find out why streaming does not work: DNS, TCP, TLS, credentials, one short stream."""
-    import contextlib
-
     from bsstream.doctor import Step, run_doctor
-    from bsstream.settings import Credentials, parse_endpoint, resolve_credentials
-    from bsstream.status import UsageError
+    from bsstream.settings import parse_endpoint
 
-    register_secret(api_key)
-    cid_value = _cid_value(cid)
-    credentials: Credentials | None = None
-    problem: UsageError | None = None
+    credentials, problem, target, pem = _connection_settings(kw)
+    insecure = bool(kw["insecure"])
     with contextlib.ExitStack() as stack:
-        if local:
+        if kw["local"]:
             from bsstream.emulator.server import Emulator
 
             emulator = stack.enter_context(Emulator())
             target = parse_endpoint(emulator.address)
             insecure = True
-            credentials = Credentials(cid_value or 1, api_key or "local-emulator")
-        else:
-            target = parse_endpoint(endpoint)
-            try:
-                credentials = resolve_credentials(cid_value, api_key)
-            except UsageError as exc:
-                problem = exc
-        if credentials is not None:
-            register_secret(credentials.api_key)
-        pem = None
-        if ca_cert is not None:
-            try:
-                pem = ca_cert.read_bytes()
-            except OSError as exc:
-                raise UsageError(f"cannot read --ca-cert {ca_cert}: {exc.strerror}") from None
 
         def credentials_error() -> Step:
             assert problem is not None
@@ -293,13 +332,13 @@ def doctor(
             credentials,
             insecure=insecure,
             ca_cert=pem,
-            out=sys.stdout,
+            out=_streams().stdout,
             timeout=timeout,
             credentials_error=credentials_error,
         )
 
 
-@cli.command(epilog=EXAMPLES + EXIT_CODES)
+@cli.command(cls=GroupedCommand)
 @stream_options
 def scan(inputs: tuple[str, ...], **kw: Any) -> int:
     """Both analyses in one pass: each input is decoded once and streamed to StreamAudio and
@@ -319,16 +358,78 @@ def _register_optional_commands() -> None:
     cli.add_command(replay_command, "replay")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn every exception into one stderr line and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
+def main(argv: list[str] | None = None, streams: Streams | None = None) -> int:
+    """Run the CLI; turn every exception into one stderr line and an exit code.
+
+    ``streams`` (httpie's ``main(args, env)``): run in-process with exactly those streams,
+    environment and working directory instead of the process's own; what the run changes in
+    the process (``sys.std*``, ``os.environ``, the working directory, the secret registry) is
+    restored before it returns. Signal handlers are installed only in the main thread, and
+    restored too (``app.handle_signals``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if streams is None:
+        _utf8_stdout()
+        return _main(args, None)
+    with _in_process(streams):
+        return _main(args, streams)
+
+
+def _streams() -> Streams:
+    """The streams of the running command: those given to :func:`main`, else the process's."""
+    from bsstream.app import Streams, default_streams
+
+    ctx = click.get_current_context(silent=True)
+    given = ctx.find_root().obj if ctx is not None else None
+    return given if isinstance(given, Streams) else default_streams()
+
+
+@contextlib.contextmanager
+def _in_process(streams: Streams) -> Iterator[None]:
+    """The process as a separate run of bsstream would see it, for the block: ``sys.std*``
+    are the given streams (click's help and any ``sys.std*`` reader see them; sys.stdin is a
+    text view of ``streams.stdin``), ``os.environ`` is ``streams.environ`` (gRPC's proxy
+    variables, BSSTREAM_FFMPEG and rich read the process environment), the working directory
+    is ``streams.cwd``, and only the secrets this run registers are masked. All restored after."""
+    from bsstream.redact import secrets_scope
+
+    saved_std = sys.stdin, sys.stdout, sys.stderr
+    saved_env = dict(os.environ) if streams.environ is not None else None
+    saved_cwd = os.getcwd() if streams.cwd is not None else None
+    text_stdin = io.TextIOWrapper(streams.stdin, encoding="utf-8")  # type: ignore[arg-type]
+    try:
+        if streams.environ is not None:
+            _set_environ(streams.environ)
+        if streams.cwd is not None:
+            os.chdir(streams.cwd)
+        sys.stdin, sys.stdout, sys.stderr = text_stdin, streams.stdout, streams.stderr
+        with secrets_scope():
+            yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_std
+        with contextlib.suppress(ValueError):
+            text_stdin.detach()  # never close the caller's stdin
+        if saved_cwd is not None:
+            os.chdir(saved_cwd)
+        if saved_env is not None:
+            _set_environ(saved_env)
+
+
+def _set_environ(values: Mapping[str, str]) -> None:
+    """Make ``os.environ`` equal to ``values``, touching only the names that differ."""
+    for name in [n for n in os.environ if n not in values]:
+        del os.environ[name]
+    for name, value in values.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
+def _main(args: list[str], streams: Streams | None) -> int:
     debug = "--debug" in args
     # gRPC's C core logs to stderr on its own (handshake failures, ...): our one line says it
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR" if debug else "NONE")
-    _utf8_stdout()
     try:
         _register_optional_commands()
-        result = cli.main(args=args, prog_name="bsstream", standalone_mode=False)
+        result = cli.main(args=args, prog_name="bsstream", standalone_mode=False, obj=streams)
     except click.exceptions.Abort:
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
@@ -348,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, OutputClosed):
             return _quiet_broken_pipe()
         if debug:
-            _stderr_line(traceback.format_exc())
+            _stderr_line(traceback.format_exc(), raw=True)
         _stderr_line(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         return ExitStatus.SERVICE_ERROR
     return int(result or 0)
@@ -371,9 +472,11 @@ def _click_error(exc: click.ClickException) -> str:
     return " ".join(line.split())
 
 
-def _stderr_line(line: str) -> None:
+def _stderr_line(line: str, *, raw: bool = False) -> None:
+    """One message line (control characters escaped, see safe_line); ``raw``: a traceback."""
+    text = redact(line.rstrip("\n")) if raw else safe_line(line.rstrip("\n"))
     try:
-        sys.stderr.write(redact(line.rstrip("\n")) + "\n")
+        sys.stderr.write(text + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
@@ -381,13 +484,9 @@ def _stderr_line(line: str) -> None:
 
 def _quiet_broken_pipe() -> int:
     """stdout was closed by the reader (e.g. ``| head``): end quietly."""
-    import os
+    from bsstream.render import quiet_stdout
 
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    quiet_stdout()
     return ExitStatus.SUCCESS
 
 

@@ -27,14 +27,16 @@ def speech_pcm(testdata: Path, name: str) -> bytes:
 
 @pytest.fixture
 def corpus(tmp_path: Path, testdata: Path) -> Path:
-    """20 inputs: the 12 shared recordings and 8 generated speech files, in subfolders."""
+    """20 inputs: the 12 test recordings (5 shipped, 7 generated variants) and 8 speech files
+    made here, in subfolders."""
     root = tmp_path / "corpus"
-    (root / "shared").mkdir(parents=True)
+    (root / "testdata").mkdir(parents=True)
     for f in sorted(testdata.iterdir()):
         if f.suffix in (".wav", ".mp3", ".flac", ".opus", ".m4a"):
-            (root / "shared" / f.name).symlink_to(f)
+            (root / "testdata" / f.name).symlink_to(f)
+    assert len(list((root / "testdata").iterdir())) == 12
     jfk = speech_pcm(testdata, "01_jfk_16k_mono_s16.wav")
-    dialog = speech_pcm(testdata, "11_katiesteve_16k_mono_s16_gaps.wav")
+    dialog = speech_pcm(testdata, "g_dialogue_16k_mono_s16_zero_gaps.wav")
     (root / "made").mkdir()
     for i in range(8):
         pcm = jfk[: (i + 2) * 32000] + dialog[i * 32000 : (i + 4) * 32000]

@@ -6,7 +6,7 @@ from tests.clirun import bsstream
 
 
 def test_replay_equals_live_output(testdata, tmp_path):
-    wav = str(testdata / "11_katiesteve_16k_mono_s16_gaps.wav")
+    wav = str(testdata / "g_dialogue_16k_mono_s16_zero_gaps.wav")
     live_plain = bsstream(
         "analyze",
         wav,

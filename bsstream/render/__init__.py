@@ -98,8 +98,13 @@ def quiet_stdout() -> None:
     """After :class:`OutputClosed` on stdout: point fd 1 at /dev/null so the interpreter's final
     flush does not print "Exception ignored ... BrokenPipeError" on the way out."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no real fd (tests, captured streams)
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # no real fd (in-process runs, captured streams)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
         pass
+    finally:
+        os.close(devnull)
