@@ -58,7 +58,7 @@ def test_square_wave_is_dropped_as_steady() -> None:
     [
         "01_jfk_16k_mono_s16.wav",
         "05_vctk_p286_011_48k_mono_s16.wav",
-        "04_LDC93S1_44k1_stereo_s16.wav",
+        "g_vctk_p286_44k1_stereo_s16.wav",
         "12_tts_orca_en_female_22k_mono_s16.wav",
     ],
 )
@@ -86,8 +86,12 @@ def test_segments_are_two_seconds_of_speech(jfk: bytes) -> None:
 
 
 def test_utterances_split_at_the_digital_zero_gaps(testdata: Path) -> None:
-    pcm, rate = load_wav(testdata / "11_katiesteve_16k_mono_s16_gaps.wav")
-    gaps = [(1.21, 1.91), (3.06, 3.76), (11.55, 12.25), (20.52, 21.23), (23.90, 24.60), (25.67, 26.38)]
+    pcm, rate = load_wav(testdata / "g_dialogue_16k_mono_s16_zero_gaps.wav")
+    # the 0.70 s runs of exact zeros between the six turns (tests/data/SOURCES.md)
+    gaps = [(2.96, 3.66), (5.91, 6.61), (8.95, 9.65), (11.89, 12.59), (16.40, 17.10)]
+    x = np.frombuffer(pcm, dtype="<i2")
+    for a, b in gaps:
+        assert not x[round((a + 0.01) * rate) : round((b - 0.01) * rate)].any(), (a, b)
     utts = [w for w in windows(pcm, rate) if w.kind == "utterance"]
     assert len(utts) >= len(gaps) + 1
     for a, b in gaps:
@@ -172,7 +176,7 @@ def test_known_tts_comes_out_spoofed(testdata: Path) -> None:
     "name",
     [
         "01_jfk_16k_mono_s16.wav",
-        "04_LDC93S1_44k1_stereo_s16.wav",
+        "g_vctk_p286_44k1_stereo_s16.wav",
         "05_vctk_p286_011_48k_mono_s16.wav",
         "10_voxconverse_aepyx_8k_mono_s16_169s.wav",
     ],
@@ -193,12 +197,23 @@ def test_digital_silence_turns_later_windows_spoofed(jfk: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("name", "gender"),
-    [("05_vctk_p286_011_48k_mono_s16.wav", "male"), ("04_LDC93S1_44k1_stereo_s16.wav", "female")],
+    [
+        ("05_vctk_p286_011_48k_mono_s16.wav", "male"),
+        ("g_vctk_p286_44k1_stereo_s16.wav", "male"),
+        ("12_tts_orca_en_female_22k_mono_s16.wav", "female"),
+    ],
 )
 def test_gender_follows_median_pitch(testdata: Path, name: str, gender: str) -> None:
     pcm, rate = load_wav(testdata / name)
     utts = [w for w in windows(pcm, rate) if w.kind == "utterance"]
     assert {labels_of(analysis.behavioral(w.measures))["gender"] for w in utts} == {gender}
+
+
+def test_gender_alternates_with_the_dialogue_turns(testdata: Path) -> None:
+    """The dialogue's turns are p286 (male), Orca (female), Common Voice (male), Orca, p286, Orca."""
+    pcm, rate = load_wav(testdata / "g_dialogue_16k_mono_s16_zero_gaps.wav")
+    utts = [w for w in windows(pcm, rate) if w.kind == "utterance"]
+    assert [labels_of(analysis.behavioral(w.measures))["gender"] for w in utts] == ["male", "female"] * 3
 
 
 def test_strength_follows_loudness(jfk: bytes) -> None:
