@@ -10,6 +10,7 @@ Either side ending ends both: a producer failure half-closes; a consumer failure
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,22 +21,38 @@ from bsstream._gen import api_pb2
 from bsstream.audio.chunks import chunk_bytes_for, rechunk
 from bsstream.protocol.messages import BYTES_PER_SECOND, audio_message, config_message, config_to_dict
 from bsstream.protocol.results import from_proto, shift_message
-from bsstream.protocol.resume import DEFAULT_REPLAY_SECONDS, AudioFeed, Deduper, seconds_to_bytes
+from bsstream.protocol.resume import (
+    BACKOFF_NOW,
+    BACKOFF_SLOW,
+    DEFAULT_REPLAY_SECONDS,
+    PROGRESS_AUDIO_SECONDS,
+    AudioFeed,
+    Deduper,
+    ResumePlan,
+    ResumePoint,
+    RetryBudget,
+    seconds_to_bytes,
+)
 from bsstream.protocol.stats import LatencyTracker, stats_dict
 from bsstream.protocol.stream import Sink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import SummaryBuilder
-from bsstream.settings import Credentials
+from bsstream.settings import DEFAULT_RETRY_FOR, Credentials
 from bsstream.status import (
     BsError,
     ConnectionFailure,
     ExitStatus,
     InputError,
+    RetryKind,
     ServiceError,
     connection_hint,
     error_for_grpc,
-    is_transient,
+    retry_kind,
 )
 from bsstream.transport import Call, CallFailed
+
+_SIGTERM = int(getattr(signal, "SIGTERM", 15))
+DIAGNOSE_TIMEOUT = 10.0  # s, at most, for the connection checks after a first call failed
+MIN_CONNECT_WAIT = 1.0  # s: a reconnect may wait at least this long for the channel to connect
 
 
 class PcmSourceLike(Protocol):
@@ -48,7 +65,17 @@ class PcmSourceLike(Protocol):
 
 
 class CallStarter(Protocol):
-    def start(self, method: str, requests: Iterator[api_pb2.AudioStream]) -> Call: ...
+    """What a session needs of the transport (bsstream.transport.Transport)."""
+
+    def start(
+        self, method: str, requests: Iterator[api_pb2.AudioStream], *, wait_for_ready: bool = False
+    ) -> Call: ...
+
+    def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> bool: ...
+
+    def diagnose(self, timeout: float) -> BsError | None: ...
+
+    def failure_hint(self, timeout: float) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +86,10 @@ class StreamOptions:
     chunk_ms: int = 250
     realtime: bool = False
     timeout: float = 60.0
-    retries: int = 3
-    backoff_base: float = 0.5
-    backoff_max: float = 8.0
+    retries: int | None = None  # at most this many reconnects per stream (None: --retry-for decides)
+    retry_for: float = DEFAULT_RETRY_FOR  # reconnect for this long without progress (0: never)
+    backoff_base: float = BACKOFF_NOW[0]
+    backoff_max: float = BACKOFF_NOW[1]
     stats: bool = False
     replay_seconds: float = DEFAULT_REPLAY_SECONDS
     insecure: bool = False
@@ -73,7 +101,8 @@ class Interrupts:
     """Ctrl-C / SIGTERM state shared by every stream of a run.
 
     First signal: stop sending (half-close) and give the server ``grace`` seconds to send
-    its final results, then cancel. Second signal: cancel at once.
+    its final results, then cancel. Second signal: cancel at once. :attr:`status` is the exit
+    status the signal asks for: 143 after a SIGTERM (any of the signals), else 130.
     """
 
     def __init__(self, grace: float = 5.0) -> None:
@@ -81,6 +110,7 @@ class Interrupts:
         self.stop_sending = threading.Event()
         self.aborted = threading.Event()
         self.count = 0
+        self.terminated = False  # a SIGTERM arrived
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
@@ -89,7 +119,14 @@ class Interrupts:
     def interrupted(self) -> bool:
         return self.count > 0
 
-    def signal(self) -> None:
+    @property
+    def status(self) -> ExitStatus:
+        """The exit status of a stream or run these signals stopped."""
+        return ExitStatus.TERMINATED if self.terminated else ExitStatus.INTERRUPTED
+
+    def signal(self, signum: int | None = None) -> None:
+        if signum == _SIGTERM:
+            self.terminated = True
         self.count += 1
         self.stop_sending.set()
         if self.count == 1:
@@ -179,9 +216,40 @@ class Watchdog:
 class _Attempt:
     number: int
     start_pos: int  # absolute byte offset this call's audio starts at
+    wait_for_ready: bool = False  # reconnects wait for the channel; the first call fails fast
     abandoned: threading.Event = field(default_factory=threading.Event)
     finished_sending: bool = False
     sent_to: int = 0
+
+
+@dataclass(slots=True)
+class _CallEnd:
+    failure: CallFailed | None  # None: the server closed the call with OK
+    timed_out: bool  # the watchdog cancelled it
+
+
+@dataclass(slots=True)
+class _Stream:
+    """One input's state across all its calls."""
+
+    name: str
+    sink: Sink
+    feed: AudioFeed
+    resume: ResumePoint
+    budget: RetryBudget
+    method_tag: str | None = None
+    dedupe: Deduper = field(default_factory=Deduper)
+    latency: LatencyTracker = field(default_factory=LatencyTracker)
+    summary: SummaryBuilder = field(default_factory=SummaryBuilder)  # not the messages: flat memory
+    pacing_t0: list[float] = field(default_factory=list)
+    messages: int = 0
+    results: int = 0
+    sent_max: int = 0  # the furthest audio any call sent (bytes)
+    responded: bool = False  # some call of this stream received a response
+    diagnosed: bool = False
+    emulated_seen: bool = False
+    interrupted: bool = False
+    error: BsError | None = None
 
 
 class Session:
@@ -269,158 +337,261 @@ class Session:
         )
         sink.begin(info)
         started = self.clock()
-        feed = AudioFeed(
-            rechunk(source.blocks(), self.chunk_bytes),
-            max_buffer_bytes=seconds_to_bytes(opts.replay_seconds),
+        stream = self._open(source, sink)
+        attempt: _Attempt | None = _Attempt(number=0, start_pos=0)
+        while attempt is not None:
+            ended = self._call(stream, attempt)
+            attempt = self._next_attempt(stream, attempt, ended)
+        return self._finish(stream, info, started)
+
+    def _open(self, source: PcmSourceLike, sink: Sink) -> _Stream:
+        opts = self.options
+        config = opts.config
+        utterances = not config.HasField("level") or config.level == api_pb2.utterance
+        base = opts.backoff_base
+        return _Stream(
+            name=source.name,
+            sink=sink,
+            feed=AudioFeed(
+                rechunk(source.blocks(), self.chunk_bytes),
+                max_buffer_bytes=seconds_to_bytes(opts.replay_seconds),
+            ),
+            resume=ResumePoint(utterances=utterances),
+            budget=RetryBudget(
+                retry_for=opts.retry_for,
+                max_reconnects=opts.retries,
+                backoff=(base, opts.backoff_max),
+                slow_backoff=(base * BACKOFF_SLOW[0] / BACKOFF_NOW[0], BACKOFF_SLOW[1]),
+                jitter=self.jitter,
+            ),
+            method_tag=opts.method if opts.tag_method else None,
         )
-        dedupe = Deduper()
-        latency = LatencyTracker()
-        summary = SummaryBuilder()  # not the messages: memory stays flat in stream length
-        counts = {"messages": 0, "results": 0}
-        covered = 0.0  # seconds of audio covered by results received (absolute)
-        sent_max = 0
-        pacing_t0: list[float] = []
-        error: BsError | None = None
-        status = ExitStatus.SUCCESS
-        attempt = _Attempt(number=0, start_pos=0)
-        emulated_seen = False
-        method_tag = opts.method if opts.tag_method else None
 
-        while True:
-            offset = attempt.start_pos / BYTES_PER_SECOND
-            latency.restart()
-            dedupe.next_attempt()
-            watchdog = Watchdog(opts.timeout, self.clock)
-            call = self.transport.start(
-                opts.method, self._requests(attempt, feed, watchdog, latency, pacing_t0, source.name)
+    def _call(self, st: _Stream, attempt: _Attempt) -> _CallEnd:
+        """One call: stream from ``attempt.start_pos``, hand every new result to the sink."""
+        opts = self.options
+        offset = attempt.start_pos / BYTES_PER_SECOND
+        frontier = st.sent_max
+        st.latency.restart()
+        st.dedupe.next_attempt()
+        watchdog = Watchdog(opts.timeout, self.clock)
+        requests = self._requests(attempt, st.feed, watchdog, st.latency, st.pacing_t0, st.name)
+        call = self.transport.start(opts.method, requests, wait_for_ready=attempt.wait_for_ready)
+        watchdog.watch(call)
+        watchdog.start()
+        self.interrupts.register(call.cancel)
+        failure: CallFailed | None = None
+        try:
+            for wire in call:
+                now = self.clock()
+                watchdog.touch()
+                st.responded = True
+                if not st.emulated_seen and call.is_emulated():
+                    st.emulated_seen = True
+                    self.on_emulated()
+                message = shift_message(from_proto(wire, source=st.name, method=st.method_tag), offset)
+                fresh = tuple(
+                    r for r in message.results if not st.resume.is_replayed(r) and st.dedupe.is_new(r)
+                )
+                if message.results and not fresh:
+                    continue  # a resumed call repeating what we already have
+                if len(fresh) != len(message.results):
+                    message = replace(message, results=fresh)
+                sent = attempt.sent_to / BYTES_PER_SECOND
+                for result in fresh:
+                    st.resume.observe(result, sent)
+                    st.latency.received(result.end, now)
+                if fresh:
+                    st.budget.progress()
+                st.feed.release_before(min(st.resume.keep_from(), attempt.sent_to))
+                st.messages += 1
+                st.results += len(fresh)
+                st.summary.add(message)
+                st.sink.message(message)
+        except CallFailed as exc:
+            failure = exc
+        finally:
+            attempt.abandoned.set()
+            watchdog.stop()
+            self.interrupts.unregister(call.cancel)
+        st.resume.call_ended(attempt.sent_to)
+        if attempt.sent_to - frontier >= PROGRESS_AUDIO_SECONDS * BYTES_PER_SECOND:
+            st.budget.progress()  # new audio went through, even without a result (a long silence)
+        st.sent_max = max(st.sent_max, attempt.sent_to)
+        return _CallEnd(failure=failure, timed_out=watchdog.fired)
+
+    def _next_attempt(self, st: _Stream, attempt: _Attempt, ended: _CallEnd) -> _Attempt | None:
+        """After a call: the next one (reconnect and resume), or None with the outcome recorded."""
+        opts = self.options
+        failure = ended.failure
+        if self.interrupts.interrupted:
+            st.interrupted = True
+            return None
+        if failure is None:
+            if st.feed.error is not None:
+                st.error = self._input_error(st.name, st.feed.error)
+            elif not attempt.finished_sending:
+                st.error = ServiceError(
+                    f"{st.name}: the server ended the stream early, after "
+                    f"{st.sent_max / BYTES_PER_SECOND:.2f} s of audio",
+                    hint="results received so far are kept",
+                )
+            return None
+        if ended.timed_out:
+            st.error = ConnectionFailure(
+                f"{st.name}: no response from the server for {opts.timeout:g} s "
+                f"(sent {st.sent_max / BYTES_PER_SECOND:.2f} s of audio)",
+                hint="raise --timeout or check the service",
             )
-            watchdog.watch(call)
-            watchdog.start()
-            self.interrupts.register(call.cancel)
-            failure: CallFailed | None = None
-            try:
-                for wire in call:
-                    now = self.clock()
-                    watchdog.touch()
-                    if not emulated_seen and call.is_emulated():
-                        emulated_seen = True
-                        self.on_emulated()
-                    message = shift_message(from_proto(wire, source=source.name, method=method_tag), offset)
-                    fresh = tuple(r for r in message.results if dedupe.is_new(r))
-                    if message.results and not fresh:
-                        continue  # a resumed stream repeating what we already have
-                    if len(fresh) != len(message.results):
-                        message = replace(message, results=fresh)
-                    for result in fresh:
-                        end = result.end
-                        if end is not None:  # never past the audio sent (a bogus time can't skip audio)
-                            covered = max(covered, min(end, attempt.sent_to / BYTES_PER_SECOND))
-                        latency.received(end, now)
-                    feed.release_before(min(seconds_to_bytes(covered), attempt.sent_to))
-                    counts["messages"] += 1
-                    counts["results"] += len(fresh)
-                    summary.add(message)
-                    sink.message(message)
-            except CallFailed as exc:
-                failure = exc
-            finally:
-                attempt.abandoned.set()
-                watchdog.stop()
-                self.interrupts.unregister(call.cancel)
-            sent_max = max(sent_max, attempt.sent_to)
+            return None
+        if st.feed.error is not None and failure.code == "CANCELLED":
+            st.error = self._input_error(st.name, st.feed.error)
+            return None
+        kind = retry_kind(failure.code)
+        if kind is not RetryKind.NO and not st.responded and not st.diagnosed:
+            # nothing ever answered: facts (DNS, TCP, TLS) may show that retrying cannot help
+            st.diagnosed = True
+            found = self.transport.diagnose(min(opts.timeout, DIAGNOSE_TIMEOUT))
+            if found is not None:
+                found.message = f"{st.name}: {found.message}"
+                st.error = found
+                return None
+        decision = st.budget.decide(kind, self.clock(), failure.retry_pushback)
+        if decision.delay is None:
+            st.error = self._gave_up(st, failure, kind, decision.reason)
+            return None
+        plan = st.resume.plan(st.feed.buffer_start)
+        self._announce(st, failure, decision.delay, plan)
+        if self.interrupts.stop_sending.wait(decision.delay):
+            st.interrupted = True
+            return None
+        ready = self._wait_ready(st)
+        if ready is None:
+            st.interrupted = True
+            return None
+        if not ready:
+            st.error = self._gave_up(st, failure, kind, "window")
+            return None
+        return _Attempt(number=st.budget.reconnects, start_pos=plan.resume_at, wait_for_ready=True)
 
-            if self.interrupts.interrupted:
-                status = ExitStatus.INTERRUPTED
-                break
-            if failure is None:
-                if feed.error is not None:
-                    error = self._input_error(source.name, feed.error)
-                elif not attempt.finished_sending:
-                    error = ServiceError(
-                        f"{source.name}: the server ended the stream early, after "
-                        f"{sent_max / BYTES_PER_SECOND:.2f} s of audio",
-                        hint="results received so far are kept",
-                    )
-                break
-            if watchdog.fired:
-                error = ConnectionFailure(
-                    f"{source.name}: no response from the server for {opts.timeout:g} s "
-                    f"(sent {sent_max / BYTES_PER_SECOND:.2f} s of audio)",
-                    hint="raise --timeout or check the service",
-                )
-                break
-            if feed.error is not None and failure.code == "CANCELLED":
-                error = self._input_error(source.name, feed.error)
-                break
-            if is_transient(failure.code, failure.details) and attempt.number < opts.retries:
-                resume_at = seconds_to_bytes(covered)
-                lost = 0
-                if resume_at < feed.buffer_start:
-                    lost = feed.buffer_start - resume_at
-                    resume_at = feed.buffer_start
-                delay = min(opts.backoff_max, opts.backoff_base * 2**attempt.number) * (
-                    0.5 + self.jitter() / 2
-                )
-                number = attempt.number + 1
-                event = {
-                    "event": "reconnect",
-                    "source": source.name,
-                    "attempt": number,
-                    "max_attempts": opts.retries,
-                    "code": failure.code,
-                    "resume_from": round(resume_at / BYTES_PER_SECOND, 3),
-                    "audio_lost_seconds": round(lost / BYTES_PER_SECOND, 3),
-                    "delay_seconds": round(delay, 3),
+    def _wait_ready(self, st: _Stream) -> bool | None:
+        """Wait for the channel to connect, within what is left of the retry window (at least
+        ``MIN_CONNECT_WAIT`` s). True: connected; False: the window closed; None: interrupted."""
+        stop = self.interrupts.stop_sending
+        timeout = max(st.budget.remaining(self.clock()), MIN_CONNECT_WAIT)
+        if self.transport.wait_ready(timeout, stop):
+            return True
+        return None if stop.is_set() else False
+
+    def _announce(self, st: _Stream, failure: CallFailed, delay: float, plan: ResumePlan) -> None:
+        """The reconnect line on stderr and its JSON event (and the utterance-lost ones)."""
+        opts = self.options
+        number = st.budget.reconnects
+        resume_s = plan.resume_at / BYTES_PER_SECOND
+        lost_s = plan.audio_lost / BYTES_PER_SECOND
+        of = f"{number}/{opts.retries}" if opts.retries is not None else f"{number}"
+        line = (
+            f"{st.name}: {failure.code}; reconnecting in {delay:.1f} s "
+            f"(attempt {of}), resuming at {resume_s:.2f} s"
+        )
+        if plan.audio_lost:
+            line += f"; {lost_s:.2f} s of audio could not be replayed and is lost"
+        self.notify(line)
+        st.sink.event(
+            {
+                "event": "reconnect",
+                "source": st.name,
+                "attempt": number,
+                "max_attempts": opts.retries,
+                "code": failure.code,
+                "resume_from": round(resume_s, 3),
+                "audio_lost_seconds": round(lost_s, 3),
+                "delay_seconds": round(delay, 3),
+            }
+        )
+        if plan.utterance_lost is not None:
+            start, end = plan.utterance_lost
+            why = (
+                f"the replay buffer reaches back only to {end:.2f} s"
+                if plan.utterance_reason == "buffer"
+                else "replaying it from its start failed twice"
+            )
+            self.notify(
+                f"{st.name}: no utterance result will cover {start:.2f}-{end:.2f} s: {why}; "
+                f"the utterance in progress comes back starting at {end:.2f} s"
+            )
+            st.sink.event(
+                {
+                    "event": "utterance_lost",
+                    "source": st.name,
+                    "start": round(start, 3),
+                    "end": round(end, 3),
+                    "reason": plan.utterance_reason,
                 }
-                line = (
-                    f"{source.name}: {failure.code}; reconnecting in {delay:.1f} s "
-                    f"(attempt {number}/{opts.retries}), resuming at {resume_at / BYTES_PER_SECOND:.2f} s"
-                )
-                if lost:
-                    line += f"; {lost / BYTES_PER_SECOND:.2f} s of audio could not be replayed and is lost"
-                self.notify(line)
-                sink.event(event)
-                if self.interrupts.stop_sending.wait(delay):
-                    status = ExitStatus.INTERRUPTED
-                    break
-                attempt = _Attempt(number=number, start_pos=resume_at)
-                continue
-            error = error_for_grpc(failure.code, failure.details, source=source.name)
+            )
+
+    def _gave_up(self, st: _Stream, failure: CallFailed, kind: RetryKind, reason: str) -> BsError:
+        """The final error of a failed call, saying how far the stream got if it was retried."""
+        opts = self.options
+        error = error_for_grpc(failure.code, failure.details, source=st.name)
+        retried = reason in ("attempts", "window", "server")
+        if not st.responded:
+            # after retries, what the connection checks see now; else a hint from the details
             hint = (
-                connection_hint(failure.details, insecure=opts.insecure) if not counts["messages"] else None
+                self.transport.failure_hint(min(opts.timeout, DIAGNOSE_TIMEOUT))
+                if retried
+                else connection_hint(failure.details, insecure=opts.insecure)
             )
             if hint:
                 error.hint = hint
-            if is_transient(failure.code, failure.details) and opts.retries > 0:
-                error.message += (
-                    f" (gave up after {opts.retries} reconnects; sent {sent_max / BYTES_PER_SECOND:.2f} s"
-                    f" of audio, results up to {covered:.2f} s)"
-                )
-            break
+        progress = (
+            f"sent {st.sent_max / BYTES_PER_SECOND:.2f} s of audio, results up to {st.resume.covered:.2f} s"
+        )
+        n = st.budget.reconnects
+        reconnects = f"{n} reconnect{'' if n == 1 else 's'}"
+        if reason == "attempts" and n:
+            error.message += f" (gave up after {reconnects}; {progress})"
+        elif reason == "window":
+            error.message += (
+                f" (gave up after {opts.retry_for:g} s of reconnecting without progress, "
+                f"{reconnects}; {progress})"
+            )
+        elif reason == "server":
+            pushback = failure.retry_pushback
+            asked = (
+                "not to retry"
+                if pushback is None or pushback < 0
+                else f"to retry in {pushback:g} s, beyond --retry-for"
+            )
+            error.message += f" (the server asked {asked}; {progress})"
+        return error
 
-        if error is not None:
-            status = error.exit_status
+    def _finish(self, st: _Stream, info: StreamInfo, started: float) -> StreamOutcome:
+        opts = self.options
+        status = self.interrupts.status if st.interrupted else ExitStatus.SUCCESS
+        if st.error is not None:
+            status = st.error.exit_status
         wall = self.clock() - started
-        audio_seconds = sent_max / BYTES_PER_SECOND
+        audio_seconds = st.sent_max / BYTES_PER_SECOND
         outcome = StreamOutcome(
             status=int(status),
-            summary=summary.summary(),
+            summary=st.summary.summary(),
             audio_seconds=audio_seconds,
             wall_seconds=wall,
-            messages=counts["messages"],
-            results=counts["results"],
-            error=error.line() if error is not None else None,
+            messages=st.messages,
+            results=st.results,
+            error=st.error.line() if st.error is not None else None,
             stats=stats_dict(
                 audio_seconds=audio_seconds,
                 wall_seconds=wall,
-                messages=counts["messages"],
-                results=counts["results"],
-                latencies=latency.latencies,
+                messages=st.messages,
+                results=st.results,
+                latencies=st.latency.latencies,
             )
             if opts.stats
             else None,
         )
-        sink.end(replace(info, emulated=info.emulated or emulated_seen), outcome)
+        st.sink.end(replace(info, emulated=info.emulated or st.emulated_seen), outcome)
         return outcome
 
     @staticmethod

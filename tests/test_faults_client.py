@@ -243,7 +243,9 @@ def test_reconnect_resumes_from_last_result_with_absolute_times(tmp_path):
     wav = str(write_wav(tmp_path / "r.wav", pcm))
     handler = Resumable()
     with FakeServer(scripted(handler)) as srv:
-        rc, lines, err = run(srv.address, [wav], retries=3)
+        # segment results only: a resume starts at the end of the last result (with utterance
+        # results expected it starts at the last utterance's end: tests/test_reconnect_proxy.py)
+        rc, lines, err = run(srv.address, [wav], retries=3, level="segment")
     assert rc == 0, err
     assert handler.calls == 2
     resume_at = 4 * 32000
@@ -272,7 +274,7 @@ def test_retries_exhausted_say_how_far_the_stream_got(tmp_path):
     wav = str(write_wav(tmp_path / "r.wav", tone_pcm(20.0)))
     handler = Resumable(fail_calls=10)
     with FakeServer(scripted(handler)) as srv:
-        rc, lines, err = run(srv.address, [wav], retries=2)
+        rc, lines, err = run(srv.address, [wav], retries=2, level="segment")
     assert rc == ExitStatus.CONNECTION
     assert handler.calls == 3  # the first call + 2 retries, never more
     assert sum(1 for line in lines if line.get("event") == "reconnect") == 2

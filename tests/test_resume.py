@@ -129,7 +129,7 @@ def test_audio_beyond_the_buffer_is_reported_lost():
         options = StreamOptions(
             method="StreamAudio",
             credentials=Credentials(CID, KEY),
-            config=build_config(),
+            config=build_config("segment"),  # utterance resumes: test_reconnect_proxy.py
             retries=1,
             backoff_base=0.01,
             replay_seconds=1.0,

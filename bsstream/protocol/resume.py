@@ -1,21 +1,39 @@
-"""Pure: what makes a stream resumable after a reconnect.
+"""Pure: what makes a stream resumable after a reconnect, and when to reconnect.
 
 ``AudioFeed`` is the one place audio is read from the decoder. It keeps a bounded buffer of
-the audio not yet covered by a result, so a new call can replay from the end of the last
-result; every attempt reads through it by absolute byte position, so chunks never reorder
-and replayed chunks keep the exact chunk size. ``Deduper`` drops results a resumed stream
-sends again.
+the audio a resumed call may have to replay; every attempt reads through it by absolute byte
+position, so chunks never reorder and replayed chunks keep the exact chunk size.
+``ResumePoint`` decides where a resumed call starts (the end of the last utterance result when
+utterances are expected, else of the last result) and recognises the segments it sends again;
+``Deduper`` drops exact repeats. ``RetryBudget`` decides whether and when to reconnect: for
+``--retry-for`` seconds without progress, backing off by the kind of failure or as the server
+asks.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from bsstream.protocol.messages import BYTES_PER_SECOND
 from bsstream.protocol.results import Result, parse_number
+from bsstream.status import RetryKind
 
 DEFAULT_REPLAY_SECONDS = 300.0
+UTTERANCE = "utterance"
+# A resumed call analyses the replayed audio again; its windows may move by a few 20 ms frames
+# (a voice-activity detector that starts fresh), so a repeat is recognised within this margin.
+REPLAY_TOLERANCE = 0.1
+# Backoff (seconds) before a reconnect: base doubling per failure without progress, up to the cap,
+# times a jitter of 0.5-1.0. NOW: the connection went away; SLOW: a rate or concurrency limit.
+BACKOFF_NOW = (0.5, 8.0)
+BACKOFF_SLOW = (2.0, 30.0)
+# A resumed call that sent at least this much audio beyond any earlier call has made progress
+# (the retry budget starts again), even before a result arrives (a long silence has none).
+PROGRESS_AUDIO_SECONDS = 1.0
 
 
 class AudioFeed:
@@ -89,9 +107,9 @@ class AudioFeed:
 
 
 def seconds_to_bytes(seconds: float) -> int:
-    """Byte offset of a time in 16 kHz mono 16-bit audio, on a sample boundary."""
-    n = int(max(seconds, 0.0) * BYTES_PER_SECOND)
-    return n - n % 2
+    """Byte offset of a time in 16 kHz mono 16-bit audio, on the nearest sample boundary
+    (so "16.16" is exactly sample 258,560, never one sample short by float rounding)."""
+    return 2 * round(max(seconds, 0.0) * BYTES_PER_SECOND / 2)
 
 
 class Deduper:
@@ -130,3 +148,167 @@ class Deduper:
         if len(self._current) > self.remember:
             del self._current[next(iter(self._current))]  # the oldest
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePlan:
+    """Where the next call starts and what could not be replayed."""
+
+    resume_at: int  # absolute byte offset of the next call's first audio
+    audio_lost: int  # bytes after the last result that are no longer buffered (never analysed)
+    utterance_lost: tuple[float, float] | None  # (start, end) s: no utterance result will cover it
+    utterance_reason: str = ""  # why: "buffer" (not buffered any more) or "stuck" (see ResumePoint)
+
+
+class ResumePoint:
+    """Where a resumed call starts, and how far back the audio must stay buffered.
+
+    Segment results only (``utterances=False``): the end of the last result. With utterance
+    results expected (level all or utterance): the end of the last *utterance* result, so the
+    utterance in progress is analysed again from its start instead of coming back truncated; the
+    segments the new call sends again on the way are recognised by :meth:`is_replayed`. When the
+    buffer no longer reaches back that far, the call starts at the earliest buffered byte and
+    the plan names the span that lost its utterance result.
+
+    A call that replays the open utterance, sends past the last result and still delivers nothing
+    new is "stuck" (e.g. a link that breaks every few seconds during a long utterance); after
+    two such calls in a row the next one resumes at the last result instead, giving up that
+    utterance's result (reported as lost) so the stream still moves forward.
+    """
+
+    def __init__(self, *, utterances: bool, tolerance: float = REPLAY_TOLERANCE) -> None:
+        self.utterances = utterances
+        self.tolerance = tolerance
+        self.covered = 0.0  # end (s, absolute) of the last result of any level, <= the audio sent
+        self.utterance_end = 0.0  # where the utterance in progress can have started, at the earliest
+        self._replayed_to = -math.inf  # the current call's segments ending by here are repeats
+        self._fresh = False  # the current call delivered a new result
+        self._stuck = 0
+
+    def observe(self, result: Result, sent_seconds: float) -> None:
+        """A new (not repeated) result arrived; ``sent_seconds``: audio sent so far (absolute)."""
+        self._fresh = True
+        end = result.end
+        if end is None:
+            return
+        end = min(end, sent_seconds)  # never past the audio sent: a bogus time cannot skip audio
+        self.covered = max(self.covered, end)
+        if result.level == UTTERANCE:
+            self.utterance_end = max(self.utterance_end, end)
+
+    def is_replayed(self, result: Result) -> bool:
+        """A segment a resumed call sent again while replaying the open utterance: it ends where
+        results had already been received (within ``tolerance``). Utterances are never repeats."""
+        if result.level == UTTERANCE:
+            return False
+        end = result.end
+        return end is not None and end <= self._replayed_to + self.tolerance
+
+    def keep_from(self) -> int:
+        """Byte offset before which buffered audio will never be replayed."""
+        return seconds_to_bytes(self.utterance_end if self.utterances else self.covered)
+
+    def call_ended(self, sent_to: int) -> None:
+        """The current call ended having sent audio up to ``sent_to`` (absolute bytes)."""
+        replaying = self._replayed_to > -math.inf
+        if self._fresh:
+            self._stuck = 0
+        elif replaying and sent_to >= seconds_to_bytes(self._replayed_to):
+            self._stuck += 1
+
+    def plan(self, buffer_start: int) -> ResumePlan:
+        """The next call's start, given the earliest byte still buffered."""
+        covered = seconds_to_bytes(self.covered)
+        want = self.keep_from()
+        reason = "buffer"
+        if self.utterances and want < covered and self._stuck >= 2:
+            want = covered  # replaying this utterance keeps failing: move on without its result
+            reason = "stuck"
+            self._stuck = 0
+        resume_at = max(want, buffer_start)
+        lost_span = None
+        if self.utterances and resume_at > seconds_to_bytes(self.utterance_end):
+            lost_span = (self.utterance_end, resume_at / BYTES_PER_SECOND)
+            if resume_at > want:
+                reason = "buffer"
+        # the new call's utterances start at resume_at at the earliest
+        self.utterance_end = max(self.utterance_end, resume_at / BYTES_PER_SECOND)
+        self._replayed_to = self.covered if resume_at < covered else -math.inf
+        self._fresh = False
+        return ResumePlan(resume_at, max(0, buffer_start - covered), lost_span, reason if lost_span else "")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """Reconnect after ``delay`` seconds, or give up (``delay`` None) for ``reason``."""
+
+    delay: float | None
+    reason: str = ""  # "not retryable", "disabled", "attempts", "window", "server"
+
+
+class RetryBudget:
+    """When to reconnect: for up to ``retry_for`` seconds of failing without progress, with
+    exponential backoff and jitter, optionally at most ``max_reconnects`` times per stream.
+
+    The window opens at the first failure after progress and closes ``retry_for`` seconds later;
+    :meth:`progress` (a resumed call delivered a result or carried new audio) closes the outage,
+    so a long stream survives any number of separate interruptions. A server's retry hint
+    (gRPC's ``grpc-retry-pushback-ms``) replaces the backoff; a negative hint means "do not retry".
+    """
+
+    def __init__(
+        self,
+        *,
+        retry_for: float,
+        max_reconnects: int | None = None,
+        backoff: tuple[float, float] = BACKOFF_NOW,
+        slow_backoff: tuple[float, float] = BACKOFF_SLOW,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.retry_for = retry_for
+        self.max_reconnects = max_reconnects
+        self.backoff = backoff
+        self.slow_backoff = slow_backoff
+        self.jitter = jitter
+        self.reconnects = 0  # in the whole stream
+        self.failures = 0  # in a row, without progress
+        self.outage_start: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.retry_for > 0 and self.max_reconnects != 0
+
+    def progress(self) -> None:
+        self.failures = 0
+        self.outage_start = None
+
+    def remaining(self, now: float) -> float:
+        """Seconds left in the current outage's window (the whole window when there is none)."""
+        if self.outage_start is None:
+            return self.retry_for
+        return self.outage_start + self.retry_for - now
+
+    def decide(self, kind: RetryKind, now: float, pushback: float | None = None) -> RetryDecision:
+        """A call failed with a code of this ``kind`` at ``now``; ``pushback``: the server's hint (s)."""
+        if kind is RetryKind.NO:
+            return RetryDecision(None, "not retryable")
+        if not self.enabled:
+            return RetryDecision(None, "disabled")
+        if self.max_reconnects is not None and self.reconnects >= self.max_reconnects:
+            return RetryDecision(None, "attempts")
+        if self.outage_start is None:
+            self.outage_start = now
+        left = self.remaining(now)
+        if left <= 0:
+            return RetryDecision(None, "window")
+        if pushback is not None:
+            if pushback < 0 or pushback > left:
+                return RetryDecision(None, "server")
+            delay = pushback
+        else:
+            base, cap = self.slow_backoff if kind is RetryKind.SLOW else self.backoff
+            delay = min(cap, base * 2 ** min(self.failures, 30)) * (0.5 + self.jitter() / 2)
+            delay = min(delay, left)
+        self.failures += 1
+        self.reconnects += 1
+        return RetryDecision(delay)
