@@ -26,7 +26,7 @@ from bsstream.protocol.summary import summarize
 from bsstream.protocol.timeline import Timeline
 from bsstream.render.jsonl import JsonlSink
 from bsstream.render.live import LiveSink
-from bsstream.render.plain import PlainSink, format_result
+from bsstream.render.plain import PlainSink, format_result, has_content
 from bsstream.render.summary import summary_lines, summary_to_dict, verdict_line
 from bsstream.render.table import build_summary_table, build_table
 from bsstream.replay import parse_record
@@ -159,7 +159,8 @@ def test_plain_lines_are_one_line_per_result(batch: list[ResultMessage], show_so
     for m in batch:
         sink.message(m)
     body = out.getvalue()
-    assert body.count("\n") == sum(len(m.results) for m in batch)
+    assert body.count("\n") == sum(1 for m in batch for r in m.results if has_content(r))  # no empty lines
+    assert all(line.strip() for line in body.splitlines())
     sink.end(info, StreamOutcome(status=0))
     sink.close()
 

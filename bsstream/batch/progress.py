@@ -11,8 +11,11 @@ The real-time factor is audio seconds sent / wall seconds (per file since it sta
 since the display started, summed over every file, so ``--jobs`` shows up as a larger factor).
 A file of unknown duration shows the seconds sent only, with a pulsing bar.
 
-Shown only when :func:`should_show` says so (stderr a terminal, no ``--quiet``); never on
-stdout. All methods are thread-safe (``--jobs`` calls them from several streams).
+On stderr only when :func:`bsstream.streamkind.progress_on_stderr` allows it (stderr a
+terminal, and stdout a file or /dev/null rather than a pipe or the terminal, unless
+``--progress`` / ``--no-progress`` / ``--quiet`` say otherwise); with ``--jobs`` above 1 and
+stdout a terminal it is the per-file status display on stdout. All methods are thread-safe
+(``--jobs`` calls them from several streams).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ _NAME_WIDTH = 32
 
 
 def should_show(console: Console, quiet: bool) -> bool:
-    """Whether to show progress: not ``--quiet``, and ``console`` (stderr) is a real terminal."""
+    """Whether progress could show on ``console`` (stderr): not ``--quiet``, a real terminal.
+    A run also asks :func:`bsstream.streamkind.progress_on_stderr` (what stdout is)."""
     return not quiet and console.is_terminal and not console.is_dumb_terminal
 
 

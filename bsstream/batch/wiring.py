@@ -68,10 +68,12 @@ class ReportCollector(NullSink):
         with self._lock:
             self.outcomes[info.source] = (info, outcome)
 
-    def report(self, source: str, status: int, *, skipped: bool = False) -> InputReport:
-        found = self.outcomes.get(source)
+    def report(
+        self, source: str, status: int, *, skipped: bool = False, not_started: bool = False
+    ) -> InputReport:
+        found = None if not_started else self.outcomes.get(source)
         if found is None:
-            return InputReport(source, None, status, 0.0, "", skipped=skipped)
+            return InputReport(source, None, status, 0.0, "", skipped=skipped, not_started=not_started)
         info, outcome = found
         duration = info.duration if info.duration is not None else outcome.audio_seconds
         return InputReport(

@@ -1,7 +1,12 @@
 """Pure: per-task summaries (time-weighted dominant label) and the deepfake verdict.
 
-For each task the summary uses one level only, the one whose results cover the most time
-(ties go to utterance), so a run with both levels does not count the same speech twice.
+For each task the summary uses one level only, so a run with both levels does not count the
+same speech twice: the level whose results cover the most time, to the millisecond (when no
+result of the task has usable times: the level with the most results). Ties go to utterance;
+a tie between two other levels (e.g. results without a level) goes to the one seen first.
+Nothing else (such as the number of results) takes part, wherever a summary is shown: the
+table, the plain lines, the exports, replay.
+
 A result weighs its duration (end - start); when no result of a task has usable times,
 each result weighs one.
 """
@@ -113,8 +118,22 @@ class SummaryBuilder:
         return Summary(tasks=tuple(tasks))
 
 
+def _summary_level(levels: dict[str | None, _LevelTotals]) -> str | None:
+    """The level a task's summary uses (see the module docstring): most time covered, rounded
+    to the millisecond so float sums of the same windows compare equal; without usable times
+    the most results; ties to utterance, then to the level seen first."""
+    use_time = any(t.seconds > 0 for t in levels.values())
+
+    def key(level: str | None) -> tuple[float, bool]:
+        totals = levels[level]
+        cover = round(totals.seconds, 3) if use_time else totals.count
+        return (cover, level == "utterance")
+
+    return max(levels, key=key)  # max keeps the first of equal keys: the level seen first
+
+
 def _summarize_task(task: str, levels: dict[str | None, _LevelTotals]) -> TaskSummary | None:
-    level = max(levels, key=lambda lv: (levels[lv].seconds, levels[lv].count, lv == "utterance"))
+    level = _summary_level(levels)
     labels = levels[level].labels
     if not labels:
         return None

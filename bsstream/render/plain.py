@@ -3,10 +3,14 @@
 Result line, fields separated by single spaces (empty or missing fields are omitted)::
 
     [<source>: ]<start>-<end> [<level>] <task> <final label> [<posterior>]
+    [<source>: ]<start>-<end> [<level>] <task> embedding (<N> values)
 
-e.g. ``0.00-2.00 segment emotion neutral 0.70``. Times and posteriors show with two decimals
-when they parse; unparseable times are shown as sent (``abc-2.00``), an empty time as ``?``;
-an unparseable posterior is left out. Control characters in any string are shown escaped
+e.g. ``0.00-2.00 segment emotion neutral 0.70``. A result with neither a final label nor a
+posterior says nothing and gets no line (the ``features`` results a service may send without
+``--embeddings``), except that an embedding shows as its size: ``4.00-6.00 segment features
+embedding (12 values)``. Times and posteriors show with two decimals when they parse;
+unparseable times are shown as sent (``abc-2.00``), an empty time as ``?``; an unparseable
+posterior is left out. Control characters in any string are shown escaped
 (``\\x1b``) so one result is always one line. The source prefix appears when several inputs
 are streamed. At the end of each input: the summary lines and the deepfake verdict line of
 :mod:`bsstream.render.summary`, prefixed the same way.
@@ -23,15 +27,35 @@ from bsstream.protocol.summary import Summary, SummaryBuilder
 from bsstream.render import display_text, format_posterior, format_window, write_line
 from bsstream.render.summary import summary_lines
 
-__all__ = ["PlainSink", "format_result"]
+__all__ = ["PlainSink", "embedding_size", "format_result", "has_content"]
 
 
 def _prefix(source: str | None) -> str:
     return "" if source is None else f"{display_text(source) or '?'}: "
 
 
+def embedding_size(embedding: str | None) -> int | None:
+    """How many values an embedding string holds (``"[0.1, -0.2]"`` -> 2); None when absent or
+    blank."""
+    if embedding is None:
+        return None
+    body = embedding.strip().strip("[]")
+    values = [v for v in body.replace(",", " ").split() if v]
+    return len(values) if values else None
+
+
+def has_content(result: Result) -> bool:
+    """Whether a result has anything to show: a final label, a posterior or an embedding."""
+    return (
+        bool(result.final_label)
+        or result.final_posterior is not None
+        or (embedding_size(result.embedding) is not None)
+    )
+
+
 def format_result(result: Result, *, source: str | None = None) -> str:
-    """One result as one plain line, e.g. ``0.00-2.00 segment emotion neutral 0.70``."""
+    """One result as one plain line, e.g. ``0.00-2.00 segment emotion neutral 0.70`` (see the
+    module docstring; :func:`has_content` says whether it is worth a line)."""
     parts = [format_window(result.start_time, result.start, result.end_time, result.end)]
     if result.level is not None and result.level != "":
         parts.append(display_text(result.level))
@@ -42,6 +66,9 @@ def format_result(result: Result, *, source: str | None = None) -> str:
     posterior = format_posterior(result.final_posterior)
     if posterior is not None:
         parts.append(posterior)
+    size = embedding_size(result.embedding)
+    if size is not None and not result.final_label and posterior is None:
+        parts.append(f"embedding ({size} values)")
     return _prefix(source) + " ".join(parts)
 
 
@@ -72,10 +99,11 @@ class PlainSink:
 
     def message(self, message: ResultMessage) -> None:
         self._seen.setdefault(message.source, SummaryBuilder()).add(message)
-        if not message.results:
+        shown = [r for r in message.results if has_content(r)]
+        if not shown:
             return
         source = self._source(message.source)
-        write_line(self.out, "\n".join(format_result(r, source=source) for r in message.results))
+        write_line(self.out, "\n".join(format_result(r, source=source) for r in shown))
 
     def event(self, event: dict[str, Any]) -> None:
         pass
