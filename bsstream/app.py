@@ -21,6 +21,7 @@ from bsstream.protocol.stream import FanOut, Locked, NullSink, Sink, StreamInfo,
 from bsstream.redact import safe_line
 from bsstream.settings import DEFAULT_RETRY_FOR, Credentials, Endpoint
 from bsstream.status import (
+    SIGNALLED,
     BsError,
     ExitStatus,
     InputError,
@@ -122,8 +123,8 @@ class Messages:
 
 
 @contextlib.contextmanager
-def handle_signals(on_signal: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to ``on_signal`` while the block runs (main thread only)."""
+def handle_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to ``on_signal(signum)`` while the block runs (main thread only)."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -131,7 +132,7 @@ def handle_signals(on_signal: Callable[[], None]) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        on_signal()
+        on_signal(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -194,7 +195,7 @@ class ErrorReporter(NullSink):
         self.scan = scan
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
-        if outcome.error and outcome.status != ExitStatus.INTERRUPTED:
+        if outcome.error and outcome.status not in SIGNALLED:
             self.messages.say(
                 f"error: {info.method}: {outcome.error}" if self.scan else f"error: {outcome.error}"
             )
@@ -480,6 +481,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     interrupts = Interrupts()
     codes: dict[str, list[ExitStatus]] = {}
     codes_lock = threading.Lock()
+    unstreamed: list[str] = []  # inputs whose results are not (all) in the --output files, and why
     for spec, err in plan.failed:
         messages.error(err)
         codes[spec] = [err.exit_status]
@@ -564,9 +566,11 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 err = exc if isinstance(exc, BsError) else _unexpected(name, exc)
                 if run.debug and not isinstance(exc, BsError):
                     messages.raw("".join(traceback.format_exception(exc)))
-                if err.exit_status != ExitStatus.INTERRUPTED:  # the run says "interrupted" once
+                if err.exit_status not in SIGNALLED:  # the run says "interrupted" once
                     messages.error(err)
-                got = [err.exit_status]
+                    with codes_lock:
+                        unstreamed.append(err.message)
+                got = [interrupts.status if err.exit_status in SIGNALLED else err.exit_status]
                 if progress is not None:
                     progress.finish_file(name, err.exit_status)
             failed_output = out.take_output_error(name)  # its line was said when it happened
@@ -577,6 +581,8 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
 
         stack.callback(interrupts.close)
         stack.callback(out.sink.close)
+        # before closing: an --output file lacking something is written as NAME.partial.EXT
+        stack.callback(lambda: _mark_partial_exports(out, interrupts, plan, unstreamed))
         if progress is not None:
             stack.enter_context(progress)
             if not out.status_table:
@@ -592,7 +598,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     completed_files = 0  # --output-dir files this run completed
     for name in [spec for spec, _ in plan.failed] + [source_name(inp) for inp in plan.inputs]:
         if name not in codes:  # the run was interrupted before its turn
-            reports.append(out.collector.report(name, ExitStatus.INTERRUPTED, not_started=True))
+            reports.append(out.collector.report(name, interrupts.status, not_started=True))
             continue
         code = most_severe(codes[name])
         if out.fail_on is not None:
@@ -611,18 +617,42 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
         _print_report(reports, streams, on_stdout=out.status_table)
     if interrupts.interrupted:
         messages.say(_interrupted_line(run, out, completed_files))
-        return ExitStatus.INTERRUPTED
+        return interrupts.status
+    partial = _partial_exports_text(out)
+    if partial:
+        messages.say(f"partial: {partial}")
     return most_severe(statuses)
+
+
+def _mark_partial_exports(out: Outputs, interrupts: Any, plan: Plan, unstreamed: list[str]) -> None:
+    """Tell each --output file what the run lacks (see :mod:`bsstream.export.partial`): an
+    interrupt, inputs that could not be expanded or streamed. Inputs that streamed and failed
+    the exports see themselves (their end status)."""
+    from bsstream.export.partial import status_reason
+
+    reasons = [status_reason(interrupts.status)] if interrupts.interrupted else []
+    reasons += [err.message for _, err in plan.failed]
+    reasons += unstreamed
+    for export in out.exports:
+        for reason in reasons:
+            export.mark_partial(reason)
+
+
+def _partial_exports_text(out: Outputs) -> str:
+    """What the --output files written under their partial name hold; "" for none."""
+    from bsstream.export.partial import partial_text
+
+    return partial_text(out.exports)
 
 
 def _interrupted_line(run: RunConfig, out: Outputs, completed_files: int) -> str:
     """The run's one "interrupted" line, naming only files that were in fact written: the
-    --output files (closed with what arrived) and the --output-dir files completed before the
-    interrupt (an interrupted input leaves none)."""
+    --output files (what arrived, under their partial names NAME.partial.EXT) and the
+    --output-dir files completed before the interrupt (an interrupted input leaves none)."""
     parts = []
-    written = [str(g.path) for g in out.exports if g.error is None]
-    if written:
-        parts.append(f"results received so far were written to {', '.join(written)}")
+    partial = _partial_exports_text(out)
+    if partial:
+        parts.append(partial)
     if completed_files:
         parts.append(
             f"{completed_files} complete output(s) in {run.output_dir}; "

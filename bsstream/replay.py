@@ -1,28 +1,49 @@
 """``bsstream replay FILE.jsonl``: re-render a saved ``--json`` stream without a server.
 
-The file is what :class:`bsstream.render.jsonl.JsonlSink` wrote: result-message lines, event
-lines (a top-level ``"event"`` key) and stats lines (a top-level ``"stats"`` key). Results are
-rebuilt with ``message_from_dict`` and fed through the same sinks as a live run, one
-``begin``/``end`` per source in order of first appearance; events go to the sinks' ``event``
-and a stats line becomes that source's ``outcome.stats``, so ``replay --json`` writes the file
-back byte for byte. Empty lines are skipped.
+The file is what the ``--json`` writer (or a ``.jsonl`` export, or an ``--output-dir`` file)
+wrote; its lines are read with :func:`bsstream.protocol.jsonlines.decode_line`, the format's one
+owner. Per source, in order of first appearance, the sinks get one ``begin``, the messages and
+events, one ``end``, as in a live run:
 
-The first unknown or malformed line stops reading: what came before it is rendered, then one
-line ``FILE:LINE: <reason>`` goes to stderr and the exit status is ``ExitStatus.INPUT`` (4).
+- the ``{"stream":...}`` line restores the input's method (``scan`` too), duration, config,
+  ``emulated`` flag and the bsstream version that streamed it; the ``{"end":...}`` line its
+  status, audio seconds sent, result count and error (and ``emulated`` when the server said so);
+- a file written before those lines existed is still read: the method is guessed from the
+  tasks (``deepfake`` -> DeepfakeDetection), the audio seconds are the last result's end, the
+  config is empty; ``--json`` then writes no ``stream``/``end`` lines either;
+- a stats line becomes that source's ``outcome.stats`` (scan's per-method stats lines pass
+  through as they are); the completion marker of an ``--output-dir`` file is skipped; the
+  ``{"partial":...}`` line of a partial export is kept, so exports made from it are partial too.
+
+So ``replay --json`` writes a file back byte for byte. Empty lines are skipped. The first
+unknown or malformed line stops reading: what came before it is rendered (exports written
+from it are partial), then one line ``FILE:LINE: <reason>`` goes to stderr and the exit
+status is ``ExitStatus.INPUT`` (4).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from bsstream.protocol.results import ResultMessage, message_from_dict
+from bsstream.helptext import GroupedCommand
+from bsstream.protocol.jsonlines import (
+    EndLine,
+    EventLine,
+    MalformedLine,
+    MarkerLine,
+    PartialLine,
+    Record,
+    StatsLine,
+    StreamLine,
+    decode_line,
+)
+from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import (
     METHOD_ANALYZE,
     METHOD_DEEPFAKE,
@@ -34,7 +55,7 @@ from bsstream.protocol.stream import (
 from bsstream.protocol.summary import DEEPFAKE_TASK, summarize
 from bsstream.redact import safe_line
 from bsstream.render import OutputClosed, display_text, quiet_stdout
-from bsstream.render.jsonl import JsonlSink, dumps_line
+from bsstream.render.jsonl import JsonlSink
 from bsstream.render.plain import PlainSink
 from bsstream.status import BsError, ExitStatus
 
@@ -73,7 +94,9 @@ class ReplayGroup:
     source: str
     items: list[ResultMessage | dict[str, Any]] = field(default_factory=list)  # messages and events
     stats: dict[str, Any] | None = None
-    stats_seen: bool = False
+    stats_seen: bool = False  # its stats or end line was read: later events belong to the next
+    info: StreamInfo | None = None  # from its stream line
+    end: EndLine | None = None  # its end line
 
     @property
     def messages(self) -> list[ResultMessage]:
@@ -81,7 +104,10 @@ class ReplayGroup:
 
     @property
     def method(self) -> str:
-        """The method the stream used: as recorded (scan), else guessed from its tasks."""
+        """The method the stream used: from its stream line, as recorded on its messages (scan),
+        else guessed from its tasks."""
+        if self.info is not None and self.info.method:
+            return self.info.method
         messages = self.messages
         for m in messages:
             if m.method:
@@ -90,12 +116,45 @@ class ReplayGroup:
             return METHOD_DEEPFAKE
         return METHOD_ANALYZE
 
+    def begin_info(self) -> StreamInfo:
+        """The StreamInfo its ``begin`` gets: the stream line's, else what can be told."""
+        if self.info is not None:
+            return replace(self.info, source=self.source, method=self.method)
+        return StreamInfo(source=self.source, method=self.method)
+
+    def outcome(self) -> StreamOutcome:
+        """Its outcome: from the end line when there is one (status, audio sent, error)."""
+        messages = self.messages
+        results = sum(len(m.results) for m in messages)
+        summary = summarize(messages)
+        if self.end is None:
+            last = max((r.end or 0.0 for m in messages for r in m.results if r.end is not None), default=0.0)
+            return StreamOutcome(
+                status=ExitStatus.SUCCESS,
+                summary=summary,
+                audio_seconds=max(last, 0.0),
+                messages=len(messages),
+                results=results,
+                stats=self.stats,
+            )
+        return StreamOutcome(
+            status=self.end.status,
+            summary=summary,
+            audio_seconds=self.end.audio_seconds,
+            messages=len(messages),
+            results=self.end.results if self.end.results is not None else results,
+            error=self.end.error,
+            stats=self.stats,
+        )
+
 
 @dataclass(slots=True)
 class ReplayLog:
     path: str
     groups: list[ReplayGroup] = field(default_factory=list)
     error: ReplayError | None = None
+    framed: bool = False  # the file has stream lines (written by a bsstream that writes them)
+    partial: str | None = None  # the reason of its {"partial":...} line
 
     @property
     def messages(self) -> int:
@@ -104,46 +163,11 @@ class ReplayLog:
 
 # -- reading -------------------------------------------------------------------------------------
 
-_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
-
-def parse_record(text: str) -> ResultMessage | dict[str, Any] | None:
-    """One line of a saved stream: a ResultMessage, an event/stats dict, or None (empty line).
-
-    Raises ValueError with the reason for anything else.
-    """
-    if not text.strip():
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except RecursionError:
-        raise ValueError("not valid JSON (nested too deeply)") from None
-    if not isinstance(data, dict):
-        kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
-        raise ValueError(f"expected a JSON object (a result message, event or stats line), got {kind}")
-    try:
-        dumps_line(data).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("a string holds an invalid unicode escape (a lone surrogate)") from None
-    if "event" in data:
-        return data
-    if data.get("complete") is True and "result" not in data:
-        return None  # the completion marker of an --output-dir file
-    if "stats" in data and "result" not in data:
-        if data["stats"] is not None and not isinstance(data["stats"], dict):
-            raise ValueError("stats must be an object")
-        if not isinstance(data.get("source", ""), str):
-            raise ValueError("source must be a string")
-        return data
-    if "result" not in data and "message_id" not in data:
-        keys = ", ".join(display_text(str(k)) for k in list(data)[:6]) or "none"
-        raise ValueError(f"unknown record: not a result message, event or stats line (keys: {keys})")
-    try:
-        return message_from_dict(data)
-    except (ValueError, TypeError) as exc:  # MalformedLine is a ValueError
-        raise ValueError(f"malformed result message: {exc}") from None
+def parse_record(text: str) -> Record | None:
+    """One line of a saved stream as its record (see :mod:`bsstream.protocol.jsonlines`), or
+    None (empty line). Raises ValueError with the reason for anything else."""
+    return decode_line(text)
 
 
 def _lines(stream: BinaryIO) -> Iterable[tuple[int, bytes]]:
@@ -155,7 +179,7 @@ def load_replay(path: str | Path, stream: BinaryIO | None = None) -> ReplayLog:
     """Read a saved stream (``path`` ``-``: stdin) up to its first bad line, grouped by source.
 
     Events carrying a ``source`` go to that source; the others to the source being read (or,
-    right after a source's stats line, to the next source).
+    right after a source's stats or end line, to the next source).
     """
     name = str(path)
     log = ReplayLog(path=name)
@@ -173,6 +197,14 @@ def load_replay(path: str | Path, stream: BinaryIO | None = None) -> ReplayLog:
             pending.clear()
         return g
 
+    def event(data: dict[str, Any], source: str | None) -> None:
+        if source is not None:
+            group(source).items.append(data)
+        elif current is not None and not current.stats_seen:
+            current.items.append(data)
+        else:
+            pending.append(data)
+
     opened: BinaryIO | None = None
     try:
         if stream is None:
@@ -189,27 +221,34 @@ def load_replay(path: str | Path, stream: BinaryIO | None = None) -> ReplayLog:
             if number == 1:
                 text = text.removeprefix("\ufeff")
             try:
-                record = parse_record(text)
-            except ValueError as exc:
+                record = decode_line(text)
+            except MalformedLine as exc:
                 log.error = ReplayError(name, number, str(exc))
                 break
-            if record is None:
+            if record is None or isinstance(record, MarkerLine):
                 continue
             if isinstance(record, ResultMessage):
                 current = group(record.source)
                 current.items.append(record)
-            elif "event" in record:
-                source = record.get("source")
-                if isinstance(source, str):
-                    group(source).items.append(record)
-                elif current is not None and not current.stats_seen:
-                    current.items.append(record)
+            elif isinstance(record, StreamLine):
+                log.framed = True
+                current = group(record.source)
+                current.info = record.info
+            elif isinstance(record, EventLine):
+                event(record.data, record.source)
+            elif isinstance(record, StatsLine):
+                if record.method is not None:  # scan: one per method, passed through as read
+                    event(record.data, record.source)
                 else:
-                    pending.append(record)
-            else:  # stats
-                current = group(record.get("source", ""))
-                current.stats = record["stats"]
+                    current = group(record.source)
+                    current.stats = record.stats
+                    current.stats_seen = True
+            elif isinstance(record, EndLine):
+                current = group(record.source)
+                current.end = record
                 current.stats_seen = True
+            elif isinstance(record, PartialLine):
+                log.partial = record.reason or "partial"
     except OSError as exc:
         reason = exc.strerror or str(exc)
         log.error = ReplayError(name, 0, f"cannot read the file: {reason}")
@@ -228,23 +267,15 @@ def load_replay(path: str | Path, stream: BinaryIO | None = None) -> ReplayLog:
 def play(log: ReplayLog, sink: Sink) -> None:
     """Feed a loaded stream to a sink: begin, messages and events, end, per source."""
     for g in log.groups:
-        info = StreamInfo(source=g.source, method=g.method)
+        info = g.begin_info()
         sink.begin(info)
-        messages: list[ResultMessage] = []
         for item in g.items:
             if isinstance(item, ResultMessage):
-                messages.append(item)
                 sink.message(item)
             else:
                 sink.event(item)
-        outcome = StreamOutcome(
-            status=ExitStatus.SUCCESS,
-            summary=summarize(messages),
-            messages=len(messages),
-            results=sum(len(m.results) for m in messages),
-            stats=g.stats,
-        )
-        sink.end(info, outcome)
+        ended = info if g.end is None or not g.end.emulated else replace(info, emulated=True)
+        sink.end(ended, g.outcome())
 
 
 def _report(log: ReplayLog, err: IO[str]) -> int:
@@ -268,13 +299,52 @@ def replay_file(path: str | Path, sinks: Sink | Sequence[Sink], *, err: IO[str] 
     return _replay(log, sinks, err=err)
 
 
+def _prepare(log: ReplayLog, sinks: list[Sink]) -> None:
+    """Files written before the stream/end lines existed are written back without them."""
+    for sink in sinks:
+        if hasattr(sink, "frame"):
+            sink.frame = log.framed
+
+
+def _mark_partial(sinks: list[Sink], reason: str, *, from_file: bool = False) -> None:
+    """What replay lacks (a partial file, a bad line, Ctrl-C) goes into the outputs: exports
+    are written as ``NAME.partial.EXT``; the JSON lines on stdout get a file's own partial line
+    back (``from_file``)."""
+    for sink in sinks:
+        if from_file and isinstance(sink, JsonlSink):
+            sink.partial(reason)
+        mark = getattr(sink, "mark_partial", None)
+        if mark is not None:
+            mark(reason)
+
+
 def _replay(log: ReplayLog, sinks: Sink | Sequence[Sink], *, err: IO[str] | None) -> int:
-    sink: Sink = FanOut(sinks) if isinstance(sinks, Sequence) else sinks
+    sink_list = list(sinks) if isinstance(sinks, Sequence) else [sinks]
+    _prepare(log, sink_list)
+    sink = FanOut(sink_list)
+    out = err if err is not None else sys.stderr
     try:
         play(log, sink)
+        if log.partial is not None:
+            _mark_partial(sink_list, log.partial, from_file=True)
+        if log.error is not None:
+            _mark_partial(sink_list, f"replay stopped at an unreadable line: {log.error.text()}")
+    except KeyboardInterrupt:
+        _mark_partial(sink_list, "interrupted (Ctrl-C)")
+        raise
     finally:
         sink.close()
-    return _report(log, err if err is not None else sys.stderr)
+        _report_partial(sink_list, out)
+    return _report(log, out)
+
+
+def _report_partial(sinks: list[Sink], err: IO[str]) -> None:
+    from bsstream.export.partial import partial_text
+
+    text = partial_text(s for s in sinks if hasattr(s, "written") and hasattr(s, "path"))
+    if text:
+        err.write(safe_line(f"partial: {text}") + "\n")
+        err.flush()
 
 
 def _terminal_sinks(log: ReplayLog, console: Console, *, as_json: bool) -> list[Sink]:
@@ -289,7 +359,7 @@ def _terminal_sinks(log: ReplayLog, console: Console, *, as_json: bool) -> list[
     return [PlainSink(console.file, show_source=show_source)]
 
 
-@click.command("replay")
+@click.command("replay", cls=GroupedCommand)  # examples, option groups: bsstream/helptext.py
 @click.argument("file", metavar="FILE.jsonl")
 @click.option("--json", "as_json", is_flag=True, help="Write the JSON lines again instead of the table.")
 @click.option(
@@ -303,12 +373,6 @@ def _terminal_sinks(log: ReplayLog, console: Console, *, as_json: bool) -> list[
 def replay_command(ctx: click.Context, file: str, as_json: bool, outputs: tuple[str, ...]) -> None:
     """Re-render a saved --json stream (FILE.jsonl, or - for stdin): the table or plain lines
     and the summary, the JSON lines again, or exports. No server, no credentials.
-
-    \b
-    Examples:
-      bsstream analyze call.wav --json > call.jsonl
-      bsstream replay call.jsonl
-      bsstream replay call.jsonl --output call.html --output call.csv
     """
     from rich.console import Console
 

@@ -13,6 +13,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+from bsstream.protocol.jsonlines import stats_line
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import METHOD_SCAN, Sink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary
@@ -62,7 +63,7 @@ class ScanMerge:
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         if outcome.stats is not None:
-            self.downstream.event({"stats": outcome.stats, "source": info.source, "method": info.method})
+            self.downstream.event(stats_line(info.source, outcome.stats, info.method))
         with self._lock:
             done = self._ended.setdefault(info.source, [])
             done.append(outcome)

@@ -20,12 +20,13 @@ class ExitStatus(IntEnum):
     CONNECTION = 5
     OUTPUT = 6  # an output file or --output-dir could not be written (read-only, full, denied)
     FAIL_ON_MATCH = 10
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as a shell reports it
+    TERMINATED = 143  # SIGTERM: 128 + 15
 
 
 # Severity order used when several inputs end differently: the most severe one wins.
-# An interrupt outranks everything, then errors that say the setup is wrong for every input
-# (usage, auth), then connection, unwritable output (results received but lost), service and
+# A signal outranks everything (SIGTERM, then Ctrl-C), then errors that say the setup is wrong
+# for every input (usage, auth), then connection, unwritable output (results received but lost), service and
 # input failures, then a --fail-on match.
 SEVERITY: tuple[ExitStatus, ...] = (
     ExitStatus.SUCCESS,
@@ -37,7 +38,11 @@ SEVERITY: tuple[ExitStatus, ...] = (
     ExitStatus.AUTH,
     ExitStatus.USAGE,
     ExitStatus.INTERRUPTED,
+    ExitStatus.TERMINATED,
 )
+
+#: The statuses of a run or stream stopped by a signal (Ctrl-C, SIGTERM).
+SIGNALLED: frozenset[int] = frozenset({ExitStatus.INTERRUPTED, ExitStatus.TERMINATED})
 
 
 def most_severe(codes: list[ExitStatus] | tuple[ExitStatus, ...]) -> ExitStatus:

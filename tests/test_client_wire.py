@@ -87,7 +87,7 @@ def test_real_speech_total_bytes(server, testdata):
 def test_tail_results_after_half_close_are_kept(server, testdata):
     rc, out, _ = run(server, [str(testdata / "01_jfk_16k_mono_s16.wav")], json=True)
     assert rc == 0
-    lines = [json.loads(line) for line in out.splitlines()]
+    lines = [json.loads(line) for line in out.splitlines()][1:-1]  # between the stream and end lines
     call = server.servicer.calls[0]
     assert call.half_closed
     assert len(lines) == call.responses_before_half_close + 2  # + empty message + tail
@@ -99,7 +99,7 @@ def test_json_lines_are_the_proto_mapping_with_source(server, testdata):
     path = str(testdata / "01_jfk_16k_mono_s16.wav")
     rc, out, err = run(server, [path], json=True)
     assert rc == 0
-    lines = out.splitlines()
+    lines = out.splitlines()[1:-1]  # between the stream and end lines
     first = json.loads(lines[0])
     assert list(first) == ["source", "cid", "pid", "message_id", "result"]
     assert first["message_id"] == 0 and first["source"] == path and first["cid"] == CID
@@ -174,7 +174,8 @@ def test_stats_line_in_json_mode(server, tmp_path):
     wav = write_wav(tmp_path / "t.wav", tone_pcm(2.0))
     rc, out, err = run(server, [str(wav)], json=True, stats=True)
     assert rc == 0
-    last = json.loads(out.splitlines()[-1])
+    last = json.loads(out.splitlines()[-2])  # then the end line
+    assert json.loads(out.splitlines()[-1])["end"]["status"] == 0
     stats = last["stats"]
     assert stats["audio_seconds"] == pytest.approx(2.0)
     assert stats["results"] > 0 and stats["latency_p50"] is not None

@@ -119,9 +119,20 @@ def test_failing_render_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
 def test_close_is_idempotent_and_all_exports_land(tmp_path: Path) -> None:
     paths = [str(tmp_path / f"o.{ext}") for ext in ("jsonl", "json", "csv", "srt", "vtt", "html")]
     fan = FanOut(open_exports(paths))
-    drive(fan, load_fixture())
+    drive(fan, [g for g in load_fixture() if g[0] == "call.wav"])  # its one input succeeds
     fan.close()  # the CLI may close again on its way out
     assert names(tmp_path) == sorted(Path(p).name for p in paths)
+
+
+def test_a_failed_input_makes_every_export_partial(tmp_path: Path) -> None:
+    # the fixture's second input ends with a connection error: every export lands under
+    # NAME.partial.EXT and the requested names are not created
+    paths = [str(tmp_path / f"o.{ext}") for ext in ("jsonl", "json", "csv", "srt", "vtt", "html")]
+    fan = FanOut(open_exports(paths))
+    drive(fan, load_fixture())
+    fan.close()
+    exts = ("jsonl", "json", "csv", "srt", "vtt", "html")
+    assert names(tmp_path) == sorted(f"o.partial.{ext}" for ext in exts)
 
 
 # -- every error path removes the temporary; stale ones of dead writers are cleaned -------------

@@ -1,5 +1,10 @@
 """Export formats: golden files from a fixed JSON-lines fixture, and format validity checks.
 
+The fixture's second input ends with a connection error, so the two-input goldens
+(``export.*``) are partial exports (``NAME.partial.EXT``, each saying so in its own way); the
+single-input ones (``single.*``) are complete. The bsstream version is written as
+``<VERSION>`` in the golden files.
+
 Regenerate the golden files with ``UPDATE_GOLDEN=1 pytest tests/test_export_formats.py``.
 """
 
@@ -17,11 +22,13 @@ from typing import Any
 
 import pytest
 
+from bsstream import __version__
 from bsstream.export import SUPPORTED, open_exports
 from bsstream.export.csvfile import CsvExport
 from bsstream.export.html import HtmlExport, label_color, script_json
 from bsstream.export.jsondoc import JsonDocExport
 from bsstream.export.jsonl import JsonlExport
+from bsstream.export.partial import partial_path
 from bsstream.export.subtitles import SrtExport, VttExport
 from bsstream.protocol.results import Prediction, Result, ResultMessage, message_from_dict, message_to_dict
 from bsstream.protocol.stream import METHOD_ANALYZE, Sink, StreamInfo, StreamOutcome
@@ -107,13 +114,21 @@ def drive(sink: Sink, groups: Iterable[tuple[str, list[Item]]], *, close: bool =
 def export_text(
     tmp_path: Path, name: str, factory: Callable[[Path], Sink], *, only: str | None = None
 ) -> str:
+    """The text of the file the export wrote: ``name``, or its partial name for a partial run."""
     path = tmp_path / name
     groups = [g for g in load_fixture() if only is None or g[0] == only]
-    drive(factory(path), groups)
-    return path.read_bytes().decode("utf-8")
+    sink = factory(path)
+    drive(sink, groups)
+    written = getattr(sink, "written", None)
+    assert written is not None, "nothing written"
+    partial = any(OUTCOMES[g[0]]["status"] != ExitStatus.SUCCESS for g in groups)
+    assert written == (partial_path(path) if partial else path)
+    assert path.exists() == (not partial)  # a partial run never writes the requested name
+    return written.read_bytes().decode("utf-8")
 
 
 def check_golden(name: str, text: str) -> None:
+    text = text.replace(__version__, "<VERSION>")
     golden = GOLDEN / name
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
@@ -148,17 +163,43 @@ def test_golden_single_input(tmp_path: Path, ext: str) -> None:
 # -- .jsonl -------------------------------------------------------------------------------
 
 
+FRAMING = ('{"stream":', '{"end":', '{"partial":')
+
+
 def test_jsonl_is_exactly_the_json_stream(tmp_path: Path) -> None:
-    # The fixture is itself a --json stream (messages, an event, a stats line).
-    assert export_text(tmp_path, "out.jsonl", JsonlExport) == FIXTURE.read_text(encoding="utf-8")
+    # The fixture is itself a --json stream (messages, an event, a stats line) as written
+    # before the stream and end lines: between them, the export holds exactly its lines.
+    lines = export_text(tmp_path, "out.jsonl", JsonlExport).splitlines(keepends=True)
+    assert "".join(x for x in lines if not x.startswith(FRAMING)) == FIXTURE.read_text(encoding="utf-8")
+    records = [json.loads(x) for x in lines]
+    framing = [
+        (next(iter(r)), r.get("source")) for r in records if next(iter(r)) in ("stream", "end", "partial")
+    ]
+    assert framing == [
+        ("stream", "call.wav"),
+        ("end", "call.wav"),
+        ("stream", "second.wav"),
+        ("end", "second.wav"),
+        ("partial", None),
+    ]
+    assert records[0]["stream"]["duration"] == 8.0 and records[0]["stream"]["config"] == CONFIG
+    ends = [r["end"] for r in records if "end" in r]
+    assert [(e["status"], e["audio_seconds"], e["error"]) for e in ends] == [
+        (0, 8.0, None),
+        (5, 2.5, "second.wav: UNAVAILABLE: connection reset"),
+    ]
+    # the second input failed: the file is partial and its last line says why
+    assert records[-1] == {"partial": {"reason": "second.wav: UNAVAILABLE: connection reset"}}
 
 
 def test_jsonl_same_bytes_as_the_json_stream_renderer(tmp_path: Path) -> None:
+    from bsstream.protocol.jsonlines import dumps_line, partial_line
     from bsstream.render.jsonl import JsonlSink
 
     out = io.StringIO()
     drive(JsonlSink(out), load_fixture())
-    assert export_text(tmp_path, "out.jsonl", JsonlExport) == out.getvalue()
+    partial = dumps_line(partial_line("second.wav: UNAVAILABLE: connection reset")) + "\n"
+    assert export_text(tmp_path, "out.jsonl", JsonlExport) == out.getvalue() + partial
 
 
 def test_jsonl_line_is_message_to_dict(tmp_path: Path) -> None:
@@ -176,10 +217,27 @@ def test_jsonl_line_is_message_to_dict(tmp_path: Path) -> None:
 
 def test_json_single_input_document(tmp_path: Path) -> None:
     doc = json.loads(export_text(tmp_path, "out.json", JsonDocExport, only="call.wav"))
-    assert list(doc) == ["source", "method", "duration", "config", "results", "summary", "status", "error"]
+    assert list(doc) == [
+        "source",
+        "method",
+        "methods",
+        "emulated",
+        "duration",
+        "audio_seconds",
+        "config",
+        "status",
+        "error",
+        "summary",
+        "results",
+        "partial",
+        "partial_reason",
+        "bsstream",
+    ]
     assert doc["source"] == "call.wav"
-    assert doc["method"] == "StreamAudio"
-    assert doc["duration"] == 8.0
+    assert doc["method"] == "StreamAudio" and doc["methods"] == ["StreamAudio"]
+    assert doc["emulated"] is False and doc["bsstream"] == __version__
+    assert doc["partial"] is False and doc["partial_reason"] is None
+    assert doc["duration"] == 8.0 and doc["audio_seconds"] == 8.0
     assert doc["config"] == CONFIG
     messages = fixture_messages("call.wav")
     assert doc["results"] == [message_to_dict(m) for m in messages]
@@ -195,7 +253,9 @@ def test_json_single_input_document(tmp_path: Path) -> None:
 def test_json_several_inputs(tmp_path: Path) -> None:
     text = export_text(tmp_path, "out.json", JsonDocExport)
     doc = json.loads(text)
-    assert list(doc) == ["streams"]
+    assert list(doc) == ["streams", "partial", "partial_reason", "bsstream"]
+    assert doc["partial"] is True  # the second input failed: out.partial.json
+    assert doc["partial_reason"] == "second.wav: UNAVAILABLE: connection reset"
     first, second = doc["streams"]
     assert (first["source"], second["source"]) == ("call.wav", "second.wav")
     assert second["duration"] == 2.5  # no known duration: the audio sent
@@ -214,7 +274,9 @@ def test_json_without_end_still_writes(tmp_path: Path) -> None:
     for m in messages:
         sink.message(m)
     sink.close()
-    doc = json.loads((tmp_path / "cut.json").read_text(encoding="utf-8"))
+    assert not (tmp_path / "cut.json").exists()
+    doc = json.loads((tmp_path / "cut.partial.json").read_text(encoding="utf-8"))
+    assert doc["partial"] is True and doc["partial_reason"] == "call.wav: did not finish"
     assert doc["status"] is None and doc["duration"] == 8.0
     assert len(doc["results"]) == 2
     assert doc["summary"]["tasks"]
@@ -225,13 +287,33 @@ def test_json_without_end_still_writes(tmp_path: Path) -> None:
 
 def test_csv_round_trips_through_the_csv_module(tmp_path: Path) -> None:
     text = export_text(tmp_path, "out.csv", CsvExport)
-    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as f:
+    with (tmp_path / "out.partial.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["source", "level", "start", "end", "task", "final_label", "posterior", "predictions"]
-    expected = [(m.source, r) for m in fixture_messages() for r in m.results]
+    assert rows[0] == [
+        "source",
+        "level",
+        "start",
+        "end",
+        "task",
+        "final_label",
+        "posterior",
+        "predictions",
+        "embedding",
+        "emulated",
+        "partial",
+    ]
+    # every result but the empty ones (no label, prediction or embedding: features)
+    expected = [
+        (m.source, r)
+        for m in fixture_messages()
+        for r in m.results
+        if r.final_label or r.predictions or r.embedding is not None
+    ]
     assert len(rows) - 1 == len(expected)
     for row, (source, result) in zip(rows[1:], expected, strict=True):
-        src, level, start, end, task, final, posterior, preds = row
+        src, level, start, end, task, final, posterior, preds, embedding, emulated, partial = row
+        assert embedding == (result.embedding or "")
+        assert (emulated, partial) == ("false", "true")  # the second input failed: partial
         decoded = tuple(Prediction(p["label"], p.get("posterior"), p.get("logit")) for p in json.loads(preds))
         rebuilt = Result(
             id=result.id,
@@ -291,6 +373,9 @@ def parse_vtt(text: str) -> list[tuple[float, float, str]]:
     cues = []
     for block in body[:-2].split("\n\n") if body else []:
         lines = block.split("\n")
+        if lines[0] == "NOTE":  # a comment block: no "-->" in it, not a cue
+            assert all("-->" not in line and line.strip() for line in lines)
+            continue
         match = re.fullmatch(_VTT_TIME + " --> " + _VTT_TIME, lines[0])
         assert match, f"bad timing line {lines[0]!r}"
         start, end = _seconds(match.groups()[:4]), _seconds(match.groups()[4:])

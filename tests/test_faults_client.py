@@ -46,7 +46,10 @@ def run(address: str, inputs: list[str], **kw: object) -> tuple[int, list[dict],
         **kw,  # type: ignore[arg-type]
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
-    return rc, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    if records:  # each input's stream line first and its end line last; the rest in between
+        assert "stream" in records[0] and "end" in records[-1], records
+    return rc, [r for r in records if "stream" not in r and "end" not in r], err.getvalue()
 
 
 def abort_after(chunks: int, code: grpc.StatusCode, details: str, results: int = 2):
@@ -198,7 +201,7 @@ def test_odd_but_legal_responses(wav):
             rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
             assert rc == 0, err.getvalue()
             if json_mode:
-                lines = [json.loads(x) for x in out.getvalue().splitlines()]
+                lines = [json.loads(x) for x in out.getvalue().splitlines()][1:-1]  # not stream, end
                 assert lines[0]["result"] == [] and lines[1]["result"][0]["final_label"] == huge
                 assert lines[1]["result"][1]["level"] == "7"
             else:

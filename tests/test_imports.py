@@ -7,6 +7,7 @@ import sys
 
 PURE = [
     "bsstream.audio.chunks",
+    "bsstream.audio.sniff",
     "bsstream.protocol.messages",
     "bsstream.protocol.results",
     "bsstream.protocol.summary",
@@ -14,6 +15,7 @@ PURE = [
     "bsstream.protocol.resume",
     "bsstream.protocol.stats",
     "bsstream.protocol.stream",
+    "bsstream.protocol.jsonlines",
     "bsstream.status",
     "bsstream.settings",
     "bsstream.redact",

@@ -47,8 +47,10 @@ def test_lines_readable_as_they_arrive(tmp_path):
         read_at = []
         ids = []
         for line in proc.stdout:
-            read_at.append(time.monotonic())
-            ids.append(json.loads(line)["message_id"])
+            data = json.loads(line)
+            if "message_id" in data:  # not the stream and end lines
+                read_at.append(time.monotonic())
+                ids.append(data["message_id"])
         proc.wait(30)
     (call,) = servicer.calls
     streamed = len(call.sent_at)  # responses sent while audio was still streaming

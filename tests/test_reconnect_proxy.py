@@ -312,4 +312,6 @@ def test_ctrl_c_while_waiting_to_reconnect_ends_at_once(tmp_path, phrases):
     assert proc.returncode == 130, err
     assert time.monotonic() - sent < 3.0
     assert "Traceback" not in err
-    assert [json.loads(x)["event"] for x in out.splitlines()] == ["reconnect"]  # stdout stays JSON
+    lines = [json.loads(x) for x in out.splitlines()]  # stdout stays JSON
+    assert [next(iter(x)) for x in lines] == ["stream", "event", "end"]
+    assert lines[1]["event"] == "reconnect" and lines[2]["end"]["status"] == 130

@@ -1,5 +1,5 @@
-"""--json: one line per StreamResult, flushed at once, strings exactly as sent; events and
-stats lines; nothing else; a closed reader."""
+"""--json: one line per StreamResult, flushed at once, strings exactly as sent; a stream line
+first and an end line last per input; events and stats lines; nothing else; a closed reader."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from bsstream import __version__
 from bsstream.protocol.results import message_from_dict, message_to_dict
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
@@ -16,6 +17,10 @@ from bsstream.render.jsonl import JsonlSink
 from tests.test_render_support import STREAM, BrokenPipeStream, FlushRecorder, load_messages
 
 INFO = StreamInfo(source="call.wav", method="StreamAudio")
+STREAM_LINE = (
+    '{"stream":{"method":"StreamAudio","methods":["StreamAudio"],"duration":null,"config":{},'
+    f'"emulated":false,"bsstream":"{__version__}"}},"source":"call.wav"}}'
+)
 
 
 def test_lines_are_the_fixture_bytes() -> None:
@@ -26,8 +31,22 @@ def test_lines_are_the_fixture_bytes() -> None:
         sink.message(m)
     sink.end(INFO, StreamOutcome(status=0, summary=summarize(load_messages(STREAM))))
     sink.close()
-    # the fixture was written by hand from the contract: same bytes, nothing else (no summary)
-    assert out.getvalue() == STREAM.read_text(encoding="utf-8")
+    # the fixture was written by hand from the contract: same bytes, nothing else (no summary),
+    # between the input's stream line and its end line
+    lines = out.getvalue().splitlines(keepends=True)
+    assert lines[0] == STREAM_LINE + "\n"
+    assert "".join(lines[1:-1]) == STREAM.read_text(encoding="utf-8")
+    assert json.loads(lines[-1]) == {
+        "end": {
+            "method": "StreamAudio",
+            "status": 0,
+            "audio_seconds": 0.0,
+            "results": 0,
+            "error": None,
+            "emulated": False,
+        },
+        "source": "call.wav",
+    }
 
 
 def test_one_line_per_message_flushed_at_once() -> None:
@@ -35,13 +54,13 @@ def test_one_line_per_message_flushed_at_once() -> None:
     sink = JsonlSink(out)
     messages = load_messages(STREAM)
     sink.begin(INFO)
-    assert out.getvalue() == ""
+    assert out.getvalue() == STREAM_LINE + "\n" and len(out.flushed) == 1  # the stream line, at once
     for i, m in enumerate(messages, start=1):
         sink.message(m)
-        assert len(out.flushed) == i
-        assert out.flushed[-1].count("\n") == i and out.flushed[-1].endswith("\n")
+        assert len(out.flushed) == i + 1
+        assert out.flushed[-1].count("\n") == i + 1 and out.flushed[-1].endswith("\n")
     lines = out.getvalue().splitlines()
-    assert len(lines) == len(messages)  # an empty result list is a line too
+    assert len(lines) == len(messages) + 1  # an empty result list is a line too
 
 
 def test_defaults_present_and_strings_exact() -> None:
@@ -65,12 +84,26 @@ def test_events_and_stats() -> None:
     sink = JsonlSink(out)
     sink.begin(INFO)
     sink.event({"event": "reconnect", "attempt": 1, "offset": 12.5})
-    sink.end(INFO, StreamOutcome(status=0))  # no stats: nothing
-    sink.end(INFO, StreamOutcome(status=0, stats={"rtf": 0.5, "chunks": 3}))
+    sink.end(INFO, StreamOutcome(status=0))  # no stats: only the end line
+    sink.end(INFO, StreamOutcome(status=130, audio_seconds=4.25, stats={"rtf": 0.5, "chunks": 3}))
+    end = '"method":"StreamAudio","status":{},"audio_seconds":{},"results":0,"error":null,"emulated":false'
     assert out.getvalue().splitlines() == [
+        STREAM_LINE,
         '{"event":"reconnect","attempt":1,"offset":12.5}',
+        '{"end":{' + end.format(0, 0.0) + '},"source":"call.wav"}',
         '{"stats":{"rtf":0.5,"chunks":3},"source":"call.wav"}',
+        '{"end":{' + end.format(130, 4.25) + '},"source":"call.wav"}',
     ]
+
+
+def test_unframed_writer_writes_no_stream_or_end_lines() -> None:
+    # replay of a file written before the stream/end lines existed writes it back as it was
+    out = io.StringIO()
+    sink = JsonlSink(out, frame=False)
+    sink.begin(INFO)
+    sink.message(load_messages(STREAM)[0])
+    sink.end(INFO, StreamOutcome(status=0))
+    assert out.getvalue() == STREAM.read_text(encoding="utf-8").splitlines(keepends=True)[0]
 
 
 def test_closed_reader_raises_output_closed() -> None:

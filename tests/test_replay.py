@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bsstream.protocol.jsonlines import EventLine
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import NullSink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
@@ -37,7 +38,14 @@ def live_run(sink: object, runs: list[tuple[str, list[ResultMessage], list[dict]
             if i == 1:
                 for e in events:
                     sink.event(e)  # type: ignore[attr-defined]
-        sink.end(info, StreamOutcome(status=0, summary=summarize(messages), stats=stats))  # type: ignore[attr-defined]
+        outcome = StreamOutcome(
+            status=0,
+            summary=summarize(messages),
+            messages=len(messages),
+            results=sum(len(m.results) for m in messages),
+            stats=stats,
+        )
+        sink.end(info, outcome)  # type: ignore[attr-defined]
     sink.close()  # type: ignore[attr-defined]
 
 
@@ -58,9 +66,12 @@ def saved(tmp_path: Path) -> Path:
 
 def test_saved_file_has_events_and_stats(saved: Path) -> None:
     lines = saved.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(RUNS[0][1]) + 1 + 1 + len(RUNS[1][1])
-    assert json.loads(lines[2]) == RECONNECT
-    assert json.loads(lines[len(RUNS[0][1]) + 1]) == {"stats": STATS, "source": "call.wav"}
+    # per input: a stream line, its messages (and events, stats), an end line
+    assert len(lines) == 1 + len(RUNS[0][1]) + 1 + 1 + 1 + 1 + len(RUNS[1][1]) + 1
+    assert json.loads(lines[0])["stream"]["method"] == "StreamAudio"
+    assert json.loads(lines[3]) == RECONNECT
+    assert json.loads(lines[len(RUNS[0][1]) + 2]) == {"stats": STATS, "source": "call.wav"}
+    assert json.loads(lines[len(RUNS[0][1]) + 3])["end"]["status"] == 0
 
 
 def test_json_round_trip_is_byte_identical(saved: Path) -> None:
@@ -145,9 +156,14 @@ class Recorder(NullSink):
         self.calls.append(("close", None))
 
 
-def test_one_begin_end_per_source_and_method_inferred(saved: Path) -> None:
+def test_one_begin_end_per_source_and_method_inferred(tmp_path: Path) -> None:
+    # a file written before the stream lines existed: the method is guessed from the tasks
+    old = tmp_path / "old.jsonl"
+    with old.open("w", encoding="utf-8", newline="") as f:
+        live_run(JsonlSink(f, frame=False), RUNS)
+    assert '"stream"' not in old.read_text(encoding="utf-8")
     rec = Recorder()
-    assert replay_file(saved, rec) == 0
+    assert replay_file(old, rec) == 0
     kinds = [c[0] for c in rec.calls]
     assert kinds.count("begin") == 2 and kinds.count("end") == 2 and kinds[-1] == "close"
     ends = [c[1] for c in rec.calls if c[0] == "end"]
@@ -227,7 +243,7 @@ def test_empty_file_is_not_an_error(tmp_path: Path) -> None:
 
 def test_parse_record_kinds() -> None:
     assert parse_record("   ") is None
-    assert parse_record('{"event":"reconnect"}') == {"event": "reconnect"}
+    assert parse_record('{"event":"reconnect"}') == EventLine({"event": "reconnect"})
     assert isinstance(parse_record(GOOD), ResultMessage)
 
 

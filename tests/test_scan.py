@@ -19,7 +19,11 @@ def test_scan_against_the_emulator_returns_both_methods(testdata, tmp_path):
     html = tmp_path / "scan.html"
     r = bsstream("scan", wav, "--local", "--json", "--output", str(html))
     assert r.code == 0, r.err
-    lines = [json.loads(line) for line in r.out.splitlines()]
+    every = [json.loads(line) for line in r.out.splitlines()]
+    assert every[0]["stream"]["method"] == "scan"  # one stream line and one end line per input
+    assert every[0]["stream"]["methods"] == ["StreamAudio", "DeepfakeDetection"]
+    assert every[-1]["end"]["method"] == "scan" and every[-1]["end"]["status"] == 0
+    lines = every[1:-1]
     methods = {line["method"] for line in lines}
     assert methods == {"StreamAudio", "DeepfakeDetection"}
     tasks = {res["task"] for line in lines for res in line["result"] if line["method"] == "DeepfakeDetection"}
@@ -73,6 +77,8 @@ def test_scan_survives_one_side_failing(testdata):
         rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     assert rc == ExitStatus.SERVICE_ERROR
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert "stream" in lines[0] and lines[-1]["end"]["status"] == ExitStatus.SERVICE_ERROR
+    lines = lines[1:-1]
     (analysis,) = [c for c in servicer.calls if c.method == "StreamAudio"]
     assert len(lines) == analysis.responses_sent  # every StreamAudio result kept
     assert {line["method"] for line in lines} == {"StreamAudio"}

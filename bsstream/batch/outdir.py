@@ -10,9 +10,9 @@ for macOS and Windows file systems) the later one gets ``-2``, ``-3``, ... befor
 Keeping the extension in the name means files of one root never collide, so names stay the
 same from run to run (what ``--skip-done`` relies on).
 
-File contents: exactly the ``--json`` stream of that input (result messages, events, and the
-stats line when ``--stats``; see :mod:`bsstream.render.jsonl`), then ONE final completion
-marker line::
+File contents: exactly the ``--json`` stream of that input (its ``stream`` line, result
+messages, events, the stats line when ``--stats``, its ``end`` line; the format is
+:mod:`bsstream.protocol.jsonlines`'s), then ONE final completion marker line::
 
     {"complete":true,"source":"calls/a.wav","status":0,"results":42,"bsstream":"0.1.0"}
 
@@ -40,14 +40,14 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bsstream import __version__
 from bsstream.batch.failon import FailOnSink, apply_matches
 from bsstream.batch.inputs import Input
 from bsstream.export.atomic import AtomicFile
 from bsstream.export.guard import check_writable_dir
-from bsstream.protocol.results import ResultMessage, message_to_dict
+from bsstream.protocol.jsonlines import MARKER_KEY, is_marker, marker_line
+from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
-from bsstream.render.jsonl import dumps_line
+from bsstream.render.jsonl import JsonLinesWriter
 from bsstream.status import ExitStatus
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "read_marker",
 ]
 
-MARKER_KEY = "complete"
 SUFFIX = ".jsonl"
 STDIN_NAME = "stdin"
 _COMPLETE_STATUSES = (int(ExitStatus.SUCCESS), int(ExitStatus.FAIL_ON_MATCH))
@@ -105,26 +104,7 @@ def output_path(out_dir: Path, inp: Input, taken: set[str]) -> Path:
 
 def marker(source: str, status: int, results: int) -> dict[str, Any]:
     """The completion marker record (see the module docstring)."""
-    return {
-        MARKER_KEY: True,
-        "source": source,
-        "status": int(status),
-        "results": results,
-        "bsstream": __version__,
-    }
-
-
-def is_marker(data: Any) -> bool:
-    """True for a completion marker record (a parsed JSON line); replay skips these."""
-    return (
-        isinstance(data, dict)
-        and data.get(MARKER_KEY) is True
-        and isinstance(data.get("source"), str)
-        and type(data.get("status")) is int
-        and data["status"] in _COMPLETE_STATUSES
-        and type(data.get("results")) is int
-        and "result" not in data
-    )
+    return marker_line(source, status, results)
 
 
 def read_marker(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -185,10 +165,11 @@ class OutputDirSink:
         self._file: AtomicFile | None = None
         self._results = 0
         self.committed = False
+        self._writer = JsonLinesWriter(self._write)
 
-    def _line(self, data: Any) -> None:
+    def _write(self, line: str) -> None:
         if self._file is not None:
-            self._file.write_text(dumps_line(data) + "\n")
+            self._file.write_text(line + "\n")
 
     def begin(self, info: StreamInfo) -> None:
         if self._file is not None:
@@ -197,15 +178,16 @@ class OutputDirSink:
         self._file = AtomicFile(self.path)
         self._results = 0
         self.committed = False
+        self._writer.begin(info)
 
     def message(self, message: ResultMessage) -> None:
         if self._file is None:
             return
         self._results += len(message.results)
-        self._line(message_to_dict(message))
+        self._writer.message(message)
 
     def event(self, event: dict[str, Any]) -> None:
-        self._line(event)
+        self._writer.event(event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
         if self._file is None:
@@ -216,9 +198,8 @@ class OutputDirSink:
         status = int(outcome.status)
         if self.fail_on is not None:
             status = apply_matches(status, self.fail_on.matched_source(info.source))
-        if outcome.stats is not None:
-            self._line({"stats": outcome.stats, "source": info.source})
-        self._line(marker(info.source, status, self._results))
+        self._writer.end(info, outcome)  # the stats line (--stats) and the end line
+        self._writer.line(marker(info.source, status, self._results))
         file, self._file = self._file, None
         file.commit()
         self.committed = True

@@ -20,10 +20,11 @@ Elsewhere, :func:`plain_report_lines`, one line per input then the totals::
 
 Status words (:func:`status_word`): ``ok``, ``fail-on match (10)``, ``input error (4)``,
 ``service error (1)``, ``connection (5)``, ``output error (6)``, ``auth (3)``, ``usage (2)``,
-``interrupted (130)``, ``skipped`` (``--skip-done``: the complete output already existed),
-``not started`` (the run was interrupted before this input's turn came); an unknown code shows
-as ``exit N``. After an interrupt every input still has its line: done (its status),
-``interrupted (130)`` (it was streaming) or ``not started``.
+``interrupted (130)``, ``terminated (143)`` (SIGTERM), ``skipped`` (``--skip-done``: the
+complete output already existed), ``not started`` (the run was interrupted before this
+input's turn came); an unknown code shows as ``exit N``. After an interrupt every input still
+has its line: done (its status), ``interrupted (130)`` or ``terminated (143)`` (it was
+streaming) or ``not started``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ _WORDS: dict[int, str] = {
     ExitStatus.AUTH: "auth",
     ExitStatus.USAGE: "usage",
     ExitStatus.INTERRUPTED: "interrupted",
+    ExitStatus.TERMINATED: "terminated",
 }
 SKIPPED = "skipped"
 NOT_STARTED = "not started"

@@ -10,8 +10,11 @@
 ==========  ===================================================================
 
 Every export is written atomically: to a temporary file in the destination's directory,
-moved over the final name when the sink is closed. Call :func:`open_exports` before
-streaming so a bad ``--output`` fails before any audio is sent.
+moved over the final name when the sink is closed, and only by a complete run: an interrupted
+or failed one writes ``NAME.partial.EXT`` instead and leaves the final name as it was
+(:mod:`bsstream.export.partial`). Every format says where its results come from (emulated or
+not, the source as given). Call :func:`open_exports` before streaming so a bad ``--output``
+fails before any audio is sent.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ tag of its host name. Only a SIGKILL (or a power cut) can leave one behind;
 alive, and never touches a live writer's file or another host's (a shared output directory).
 
 :class:`CollectingExport` is a Sink that gathers each input's stream (begin, messages,
-events, end) and renders the whole file once, on ``close()``.
+events, end) and renders the whole file once, on ``close()``: under the requested name when
+the run was complete, else under ``NAME.partial.EXT`` (see :mod:`bsstream.export.partial`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bsstream.export.partial import Completeness, partial_path
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, summarize
@@ -163,21 +165,23 @@ class AtomicFile:
     def write_text(self, text: str) -> None:
         self.write(text.encode("utf-8"))
 
-    def commit(self) -> None:
-        """Flush, fsync and move the temporary file over the final name."""
+    def commit(self, to: str | os.PathLike[str] | None = None) -> None:
+        """Flush, fsync and move the temporary file over the final name (or over ``to``, a
+        name in the same directory: a partial export's ``NAME.partial.EXT``)."""
         if self._done:
             return
         self._done = True
+        target = self.path if to is None else Path(to)
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
             try:
-                mode = self.path.stat().st_mode & 0o7777
+                mode = target.stat().st_mode & 0o7777
             except OSError:
                 mode = _default_mode()
             os.chmod(self.tmp_path, mode)
-            os.replace(self.tmp_path, self.path)
+            os.replace(self.tmp_path, target)
         except BaseException:
             _close_quietly(self._file)
             _unlink_quietly(str(self.tmp_path))
@@ -262,11 +266,14 @@ class CollectingExport:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.streams: list[StreamRecord] = []
+        self.completeness = Completeness()
+        self.written: Path | None = None  # where close() wrote: path, its partial name, or None
         self._closed = False
 
     # -- Sink -----------------------------------------------------------------------------
 
     def begin(self, info: StreamInfo) -> None:
+        self.completeness.begin(info)
         self.streams.append(StreamRecord(info))
 
     def message(self, message: ResultMessage) -> None:
@@ -277,15 +284,37 @@ class CollectingExport:
         self._record_for(source if isinstance(source, str) else None).events.append(event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
+        self.completeness.end(info, outcome)
         record = self._record_for(info.source, info.method)
         record.info = info
         record.outcome = outcome
 
+    def mark_partial(self, reason: str) -> None:
+        """The run lacks something this export should hold (an interrupt, an input that was
+        not streamed): it is written as ``NAME.partial.EXT``."""
+        self.completeness.mark(reason)
+
+    @property
+    def partial_reason(self) -> str | None:
+        """Why this export is partial; None when complete (what :meth:`render` may show)."""
+        return self.completeness.reason
+
     def close(self) -> None:
+        """Write the file: the requested name when complete; else ``NAME.partial.EXT``, and
+        nothing at all when no input ever began."""
         if self._closed:
             return
         self._closed = True
-        write_atomic(self.path, self.render())
+        if not self.completeness.partial:
+            target = self.path
+        elif self.completeness.begun:
+            target = partial_path(self.path)
+        else:
+            return
+        with AtomicFile(self.path) as f:  # the temporary is named after the requested file
+            f.write_text(self.render())
+            f.commit(to=target)
+        self.written = target
 
     def abort(self) -> None:
         """Forget everything and write nothing (nothing is on disk before close)."""

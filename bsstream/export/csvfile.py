@@ -1,18 +1,32 @@
 """``.csv`` export: one row per result (RFC 4180 via the csv module, UTF-8 without BOM, CRLF).
 
-Header: ``source,level,start,end,task,final_label,posterior,predictions``
+Header: ``source,level,start,end,task,final_label,posterior,predictions,embedding,emulated,partial``
 
-- ``start``/``end``: the times exactly as the service sent them (strings, maybe unparseable);
+- ``source``: the input as given (a relative path stays relative);
 - ``level``: ``segment``/``utterance``, empty when the result carried none;
+- ``start``/``end``: the times exactly as the service sent them (strings, maybe unparseable);
 - ``posterior``: the final label's posterior as sent (first prediction with that label),
   empty when absent;
 - ``predictions``: every prediction as a compact JSON array, in the order sent, e.g.
   ``[{"label":"male","posterior":"0.91"},{"label":"female","posterior":"0.09"}]``
   (keys ``label``, and ``posterior``/``logit`` when the service set them). JSON keeps
-  labels with ``|``, ``:``, commas or quotes unambiguous; the csv module quotes the cell.
+  labels with ``|``, ``:``, commas or quotes unambiguous; the csv module quotes the cell;
+- ``embedding``: the feature embedding exactly as sent (with ``--embeddings``), else empty;
+- ``emulated``: ``true`` when the row's results came from the local emulator, not the vendor's
+  models, else ``false``;
+- ``partial``: ``true`` on every row of a partial file (``NAME.partial.csv``: the run was
+  interrupted or an input failed, see :mod:`bsstream.export.partial`), else ``false``.
 
-Several inputs: their rows follow one another in stream order; the ``source`` column tells
-them apart. Labels are written as-is (no spreadsheet-formula neutralising).
+A result with no final label, no prediction and no embedding (the ``features`` task without
+``--embeddings``) gets no row. Several inputs: their rows follow one another in stream order;
+the ``source`` column tells them apart.
+
+**Safe for spreadsheets** (OWASP's rule against formula injection): a cell beginning with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written with a single quote in front
+(``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``), so a spreadsheet shows it as text instead of
+running it; a cell that is a plain decimal number (``0.91``, ``-2.31``, ``1e-04``) is written
+as is and stays a number. Readers that are not spreadsheets see the quote: strip one leading
+``'`` from a text cell that begins with ``'`` followed by one of those characters.
 """
 
 from __future__ import annotations
@@ -20,11 +34,34 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from bsstream.export.atomic import CollectingExport
 from bsstream.protocol.results import Prediction, Result
 
-HEADER = ("source", "level", "start", "end", "task", "final_label", "posterior", "predictions")
+HEADER = (
+    "source",
+    "level",
+    "start",
+    "end",
+    "task",
+    "final_label",
+    "posterior",
+    "predictions",
+    "embedding",
+    "emulated",
+    "partial",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def safe_cell(text: str) -> str:
+    """``text`` as a spreadsheet will not run it: see the module docstring."""
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def predictions_cell(predictions: tuple[Prediction, ...]) -> str:
@@ -46,8 +83,14 @@ def final_posterior_text(result: Result) -> str:
     return ""
 
 
-def result_row(source: str, result: Result) -> list[str]:
-    return [
+def is_empty(result: Result) -> bool:
+    """A result with nothing to show in a row (``features`` without ``--embeddings``)."""
+    return not result.final_label and not result.predictions and result.embedding is None
+
+
+def result_row(source: str, result: Result, *, emulated: bool = False, partial: bool = False) -> list[str]:
+    """One result's row, every cell neutralised (:func:`safe_cell`)."""
+    row = [
         source,
         result.level or "",
         result.start_time,
@@ -56,7 +99,11 @@ def result_row(source: str, result: Result) -> list[str]:
         result.final_label,
         final_posterior_text(result),
         predictions_cell(result.predictions),
+        result.embedding or "",
+        "true" if emulated else "false",
+        "true" if partial else "false",
     ]
+    return [safe_cell(cell) for cell in row]
 
 
 class CsvExport(CollectingExport):
@@ -66,8 +113,13 @@ class CsvExport(CollectingExport):
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(HEADER)
+        partial = self.partial_reason is not None
         for record in self.streams:
             for message in record.messages:
                 for result in message.results:
-                    writer.writerow(result_row(message.source or record.source, result))
+                    if is_empty(result):
+                        continue
+                    source = message.source or record.source
+                    row = result_row(source, result, emulated=record.info.emulated, partial=partial)
+                    writer.writerow(row)
         return buf.getvalue()

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bsstream.protocol.results import ResultMessage
@@ -112,3 +113,17 @@ class GuardedOutput(NullSink):
         abort = getattr(self.sink, "abort", None)
         if abort is not None:
             abort()
+
+    def mark_partial(self, reason: str) -> None:
+        """Forwarded to the export (see :mod:`bsstream.export.partial`)."""
+        mark = getattr(self.sink, "mark_partial", None)
+        if mark is not None and self.error is None:
+            mark(reason)
+
+    @property
+    def written(self) -> Path | None:
+        """Where the export was written (its partial name for a partial run); None if not."""
+        if self.error is not None:
+            return None
+        written = getattr(self.sink, "written", None)
+        return written if isinstance(written, Path) else None

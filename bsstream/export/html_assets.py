@@ -30,6 +30,9 @@ section.stream h2 { font-size: 17px; margin: 0 0 4px; word-break: break-all; }
 .verdict.ok { color: var(--ok); background: var(--ok-bg); border-color: #b9e2c9; }
 .verdict.bad { color: var(--bad); background: var(--bad-bg); border-color: #f3c0c6; }
 .verdict.neutral { color: var(--neutral); background: var(--neutral-bg); border-color: var(--line); }
+.provenance { margin: 0 0 14px; padding: 8px 12px; border-radius: 6px; border: 1px solid #c9d3ea;
+  background: #eef2fb; color: #24355e; }
+.provenance.partial { border-color: #f0c36b; background: #fff6e0; color: #6b4a00; }
 .problem { margin: 10px 0; padding: 8px 12px; border-radius: 6px; background: #fff6e0;
   border: 1px solid #f0d48a; color: #6b4d00; }
 .timeline { margin-top: 14px; }

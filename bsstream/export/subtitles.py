@@ -20,6 +20,17 @@ cue, tasks in the order first seen, as ``task label posterior`` joined by `` · 
   text becomes ``->``; numbering from 1, ``HH:MM:SS,mmm``. VTT: ``WEBVTT`` header,
   ``HH:MM:SS.mmm``, ``&``, ``<``, ``>`` escaped as entities (so no ``-->`` appears).
 UTF-8 without BOM, LF line ends, a blank line after every cue.
+
+Provenance (:func:`provenance_lines`):
+
+- VTT: a ``NOTE`` block right after the header, always: the bsstream version, the source(s)
+  as given and the method(s), whether the results come from the local emulator, and, for a
+  partial file (``NAME.partial.vtt``), that it is partial and why. Players do not show it.
+- SRT has no comments, so what matters is said in a first cue, shown for the first
+  :data:`NOTICE_SECONDS` s over whatever else starts then, and only when there is something to
+  warn about: ``[emulator results, not Behavioral Signals]`` for emulated results,
+  ``[partial: <why>]`` for a partial file (a long reason: ``[partial: the run did not
+  complete]``). Complete results from the service get no extra cue.
 """
 
 from __future__ import annotations
@@ -30,6 +41,9 @@ from dataclasses import dataclass, field
 from bsstream.export.atomic import CollectingExport
 
 MIN_CUE_SECONDS = 0.5
+NOTICE_SECONDS = 4.0  # how long the SRT's first (provenance) cue shows
+EMULATED_NOTICE = "[emulator results, not Behavioral Signals]"
+PARTIAL_NOTICE_MAX = 30  # a longer reason is only in the other formats: a cue line stays short
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
 
@@ -124,12 +138,56 @@ def vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _emulated(export: CollectingExport) -> bool:
+    return any(r.info.emulated for r in export.streams)
+
+
+def provenance_lines(export: CollectingExport) -> list[str]:
+    """Where the results come from, one fact per line (the VTT's NOTE block)."""
+    from bsstream import __version__
+
+    versions = [r.info.version for r in export.streams if r.info.version]
+    sources = list(dict.fromkeys(_clean(r.source) for r in export.streams if r.source))
+    methods = list(dict.fromkeys(r.info.method for r in export.streams if r.info.method))
+    lines = [f"bsstream {versions[0] if versions else __version__}"]
+    if sources:
+        lines.append(("source: " if len(sources) == 1 else "sources: ") + ", ".join(sources))
+    if methods:
+        lines.append(("method: " if len(methods) == 1 else "methods: ") + ", ".join(methods))
+    if _emulated(export):
+        lines.append("emulated: results from the local emulator, not Behavioral Signals models")
+    else:
+        lines.append("emulated: no")
+    reason = export.partial_reason
+    if reason is not None:
+        lines.append(f"PARTIAL: {_clean(reason)}")
+    return lines
+
+
+def srt_notice(export: CollectingExport) -> list[str]:
+    """The lines of the SRT's first cue; empty when there is nothing to warn about."""
+    lines = []
+    if _emulated(export):
+        lines.append(EMULATED_NOTICE)
+    reason = export.partial_reason
+    if reason is not None:
+        why = _clean(reason)
+        if len(why) > PARTIAL_NOTICE_MAX:
+            why = "the run did not complete"
+        lines.append(f"[partial: {why}]")
+    return lines
+
+
 class SrtExport(CollectingExport):
     """Sink writing SubRip subtitles on ``close()``."""
 
     def render(self) -> str:
         out = []
-        for n, cue in enumerate(build_cues(self), start=1):
+        cues = build_cues(self)
+        notice = srt_notice(self)
+        if notice:
+            cues.insert(0, Cue(0.0, NOTICE_SECONDS, "\n".join(notice)))
+        for n, cue in enumerate(cues, start=1):
             text = cue.text.replace("-->", "->")
             out.append(f"{n}\n{srt_timestamp(cue.start)} --> {srt_timestamp(cue.end)}\n{text}\n\n")
         return "".join(out)
@@ -139,7 +197,8 @@ class VttExport(CollectingExport):
     """Sink writing WebVTT subtitles on ``close()``."""
 
     def render(self) -> str:
-        out = ["WEBVTT\n\n"]
+        note = "\n".join(line.replace("-->", "->") for line in provenance_lines(self))
+        out = ["WEBVTT\n\n", f"NOTE\n{note}\n\n"]
         for cue in build_cues(self):
             out.append(f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n{vtt_escape(cue.text)}\n\n")
         return "".join(out)

@@ -27,6 +27,7 @@ class StreamInfo:
     config: dict[str, Any] = field(default_factory=dict)  # the AudioConfig sent, as data
     duration: float | None = None  # seconds, when known up front
     emulated: bool = False  # results come from the local emulator
+    version: str | None = None  # the bsstream that streamed it (None: this one; replay keeps the file's)
 
 
 @dataclass(frozen=True, slots=True)

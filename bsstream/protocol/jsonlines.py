@@ -1,0 +1,354 @@
+"""Pure: the JSON-lines format. Every line type is encoded and decoded here and nowhere else.
+
+Its users: the ``--json`` writer on stdout (:mod:`bsstream.render.jsonl`), the ``.jsonl``
+export (:mod:`bsstream.export.jsonl`), the ``--output-dir`` files (:mod:`bsstream.batch.outdir`)
+and ``bsstream replay``. One compact JSON object per line (:func:`dumps_line`: UTF-8,
+``ensure_ascii=False``, ``separators=(",", ":")``), told apart by the top-level key:
+
+``stream``
+    first line of each input, written when it starts::
+
+        {"stream":{"method":"StreamAudio","methods":["StreamAudio"],"duration":12.5,
+         "config":{...},"emulated":false,"bsstream":"0.1.0"},"source":"call.wav"}
+
+    ``source`` the input as given (``stdin`` for ``-``); ``method`` ``StreamAudio``,
+    ``DeepfakeDetection`` or ``scan``, ``methods`` the API methods called; ``duration`` the
+    input's length in seconds when known up front, else ``null``; ``config`` the AudioConfig
+    sent; ``emulated`` true with ``--local``; ``bsstream`` the version that streamed.
+a result message (``"result"`` and ``"message_id"``)
+    one per StreamResult, :func:`~bsstream.protocol.results.message_to_dict`.
+``event``
+    ``{"event":"reconnect","source":...,...}`` and the other events, as the session gave them.
+``stats``
+    ``{"stats":{...},"source":...}`` at the end of an input with ``--stats`` (``"method"``
+    too in scan, one per method).
+``end``
+    last line of each input, written when it ends::
+
+        {"end":{"method":"StreamAudio","status":0,"audio_seconds":12.5,"results":42,
+         "error":null,"emulated":false},"source":"call.wav"}
+
+    ``status`` the input's exit status (0 complete, 130/143 interrupted, others failed);
+    ``audio_seconds`` the audio sent; ``results`` the results received; ``error`` the one-line
+    error or ``null``; ``emulated`` true also when the server said during the stream that it
+    is the emulator.
+``complete``
+    the completion marker, last line of an ``--output-dir`` file:
+    ``{"complete":true,"source":...,"status":0,"results":42,"bsstream":"0.1.0"}``.
+``partial``
+    last line of a partial ``.jsonl`` export (``NAME.partial.jsonl``):
+    ``{"partial":{"reason":"interrupted (Ctrl-C)"}}``.
+
+:func:`decode_line` reads any of them back (unknown keys inside ``stream`` and ``end`` are
+ignored, so later versions may add some); files written before the ``stream``/``end`` lines
+existed are still read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bsstream import __version__
+from bsstream.protocol.results import MalformedLine, ResultMessage, message_from_dict, message_to_dict
+from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCAN, StreamInfo, StreamOutcome
+
+__all__ = [
+    "EndLine",
+    "EventLine",
+    "MalformedLine",
+    "MarkerLine",
+    "PartialLine",
+    "Record",
+    "StatsLine",
+    "StreamLine",
+    "decode_line",
+    "decode_object",
+    "dumps_line",
+    "end_line",
+    "is_marker",
+    "marker_line",
+    "message_line",
+    "methods_of",
+    "partial_line",
+    "stats_line",
+    "stream_line",
+]
+
+STREAM_KEY = "stream"
+END_KEY = "end"
+EVENT_KEY = "event"
+STATS_KEY = "stats"
+MARKER_KEY = "complete"
+PARTIAL_KEY = "partial"
+
+
+def dumps_line(data: Any) -> str:
+    """The one-line JSON encoding of every line (no newline)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def methods_of(method: str) -> list[str]:
+    """The API methods a stream's method stands for (``scan``: both)."""
+    return [METHOD_ANALYZE, METHOD_DEEPFAKE] if method == METHOD_SCAN else [method]
+
+
+def _seconds(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), 3)
+
+
+# -- encoding ------------------------------------------------------------------------------------
+
+
+def stream_line(info: StreamInfo) -> dict[str, Any]:
+    """The first line of an input."""
+    body = {
+        "method": info.method,
+        "methods": methods_of(info.method),
+        "duration": _seconds(info.duration),
+        "config": info.config,
+        "emulated": bool(info.emulated),
+        "bsstream": info.version if info.version is not None else __version__,
+    }
+    return {STREAM_KEY: body, "source": info.source}
+
+
+def message_line(message: ResultMessage) -> dict[str, Any]:
+    """A result message's line."""
+    return message_to_dict(message)
+
+
+def stats_line(source: str, stats: dict[str, Any], method: str | None = None) -> dict[str, Any]:
+    """The ``--stats`` line of an input (of one method, in scan)."""
+    out: dict[str, Any] = {STATS_KEY: stats, "source": source}
+    if method is not None:
+        out["method"] = method
+    return out
+
+
+def end_line(info: StreamInfo, outcome: StreamOutcome) -> dict[str, Any]:
+    """The last line of an input."""
+    body = {
+        "method": info.method,
+        "status": int(outcome.status),
+        "audio_seconds": _seconds(outcome.audio_seconds) or 0.0,
+        "results": int(outcome.results),
+        "error": outcome.error,
+        "emulated": bool(info.emulated),
+    }
+    return {END_KEY: body, "source": info.source}
+
+
+def partial_line(reason: str) -> dict[str, Any]:
+    """The last line of a partial ``.jsonl`` export."""
+    return {PARTIAL_KEY: {"reason": reason}}
+
+
+def marker_line(source: str, status: int, results: int) -> dict[str, Any]:
+    """The completion marker of an ``--output-dir`` file."""
+    return {
+        MARKER_KEY: True,
+        "source": source,
+        "status": int(status),
+        "results": results,
+        "bsstream": __version__,
+    }
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+def is_marker(data: Any) -> bool:
+    """True for a valid completion marker (a parsed line): status 0 or 10, counts as integers."""
+    return (
+        isinstance(data, dict)
+        and data.get(MARKER_KEY) is True
+        and isinstance(data.get("source"), str)
+        and type(data.get("status")) is int
+        and data["status"] in (0, 10)
+        and type(data.get("results")) is int
+        and "result" not in data
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLine:
+    info: StreamInfo
+
+    @property
+    def source(self) -> str:
+        return self.info.source
+
+
+@dataclass(frozen=True, slots=True)
+class EndLine:
+    source: str
+    method: str | None
+    status: int
+    audio_seconds: float
+    results: int | None
+    error: str | None
+    emulated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StatsLine:
+    source: str
+    stats: dict[str, Any] | None
+    method: str | None
+    data: dict[str, Any]  # the line as read
+
+
+@dataclass(frozen=True, slots=True)
+class EventLine:
+    data: dict[str, Any]
+
+    @property
+    def source(self) -> str | None:
+        source = self.data.get("source")
+        return source if isinstance(source, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerLine:
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PartialLine:
+    reason: str
+
+
+Record = ResultMessage | StreamLine | EndLine | StatsLine | EventLine | MarkerLine | PartialLine
+
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+_KINDS = "a result message, event or stats line"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and other unprintable characters as escapes (``\\x1b``)."""
+
+    def one(ch: str) -> str:
+        if ch.isprintable():
+            return ch
+        return f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
+
+    return "".join(one(ch) for ch in text)
+
+
+def _source(data: Mapping[str, Any], default: str | None = "") -> str:
+    source = data.get("source", default)
+    if not isinstance(source, str):
+        raise MalformedLine("source must be a string")
+    return source
+
+
+def _body(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    body = data[key]
+    if not isinstance(body, Mapping):
+        raise MalformedLine(f"{key} must be an object")
+    return body
+
+
+def _opt(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise MalformedLine(f"{key} must be {what}")
+    if not isinstance(value, kind):
+        raise MalformedLine(f"{key} must be {what}")
+    return value
+
+
+def _decode_stream(data: Mapping[str, Any]) -> StreamLine:
+    body = _body(data, STREAM_KEY)
+    method = _opt(body, "method", str, "a string") or ""
+    duration = _opt(body, "duration", (int, float), "a number or null")
+    config = _opt(body, "config", dict, "an object") or {}
+    emulated = _opt(body, "emulated", bool, "true or false") or False
+    version = _opt(body, "bsstream", str, "a string")
+    info = StreamInfo(
+        source=_source(data),
+        method=method,
+        config=dict(config),
+        duration=float(duration) if duration is not None and math.isfinite(duration) else None,
+        emulated=emulated,
+        version=version,
+    )
+    return StreamLine(info)
+
+
+def _decode_end(data: Mapping[str, Any]) -> EndLine:
+    body = _body(data, END_KEY)
+    status = _opt(body, "status", int, "an integer")
+    audio = _opt(body, "audio_seconds", (int, float), "a number")
+    results = _opt(body, "results", int, "an integer")
+    return EndLine(
+        source=_source(data),
+        method=_opt(body, "method", str, "a string"),
+        status=int(status) if status is not None else 0,
+        audio_seconds=float(audio) if audio is not None and math.isfinite(audio) else 0.0,
+        results=results,
+        error=_opt(body, "error", str, "a string or null"),
+        emulated=_opt(body, "emulated", bool, "true or false") or False,
+    )
+
+
+def decode_object(data: Any) -> Record:
+    """One parsed line as its record. Raises MalformedLine with the reason."""
+    if not isinstance(data, dict):
+        kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
+        raise MalformedLine(f"expected a JSON object ({_KINDS}), got {kind}")
+    if "result" not in data:
+        if EVENT_KEY in data:
+            return EventLine(data)
+        if STREAM_KEY in data:
+            return _decode_stream(data)
+        if END_KEY in data:
+            return _decode_end(data)
+        if data.get(MARKER_KEY) is True:
+            return MarkerLine(data)
+        if PARTIAL_KEY in data:
+            reason = _opt(_body(data, PARTIAL_KEY), "reason", str, "a string")
+            return PartialLine(reason or "")
+        if STATS_KEY in data:
+            if data[STATS_KEY] is not None and not isinstance(data[STATS_KEY], dict):
+                raise MalformedLine("stats must be an object")
+            method = data.get("method")
+            return StatsLine(
+                source=_source(data),
+                stats=data[STATS_KEY],
+                method=method if isinstance(method, str) else None,
+                data=data,
+            )
+        if "message_id" not in data:
+            keys = ", ".join(_printable(str(k)) for k in list(data)[:6]) or "none"
+            raise MalformedLine(f"unknown record: not {_KINDS} (keys: {keys})")
+    try:
+        return message_from_dict(data)
+    except (ValueError, TypeError) as exc:  # MalformedLine is a ValueError
+        raise MalformedLine(f"malformed result message: {exc}") from None
+
+
+def decode_line(text: str) -> Record | None:
+    """One line of a saved stream as its record; None for an empty line. Raises MalformedLine."""
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise MalformedLine("not valid JSON (nested too deeply)") from None
+    if isinstance(data, dict):
+        try:
+            dumps_line(data).encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedLine("a string holds an invalid unicode escape (a lone surrogate)") from None
+    return decode_object(data)
