@@ -7,6 +7,7 @@ Knows no option parsing (cli.py does that) and writes only to the streams it is 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -65,6 +66,12 @@ class RunConfig:
     quiet: bool = False
     progress: bool | None = None  # --progress / --no-progress; None: bsstream.streamkind's rule
     debug: bool = False  # a worker's unexpected exception also prints its traceback
+    raw: str | None = None  # --raw FORMAT[:RATE[:CHANNELS]] (README "Inputs")
+    sample_rate: int | None = None  # --sample-rate (with --raw)
+    raw_channels: int | None = None  # --raw-channels (with --raw)
+    channels: str = "mix"  # --channels mix|split
+    channel_names: str | None = None  # --channel-names agent,customer
+    capture_seconds: float | None = None  # --duration: stop a capture (mic:) after this long
 
 
 @dataclass(slots=True)
@@ -122,6 +129,21 @@ class Messages:
         self.say(f"error: {err.line()}")
 
 
+class AboveLive:
+    """Where :class:`Messages` print while the live view shows on stdout and stderr is the same
+    terminal: above the frame (a line written straight to the terminal would tear it); on
+    stderr as usual whenever no frame is showing."""
+
+    def __init__(self, live: Any, stderr: IO[str]) -> None:
+        self.live = live
+        self.stderr = stderr
+
+    def print(self, text: str, **_: Any) -> None:
+        if not self.live.print_above(text):
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
+
 @contextlib.contextmanager
 def handle_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
     """Route SIGINT and SIGTERM to ``on_signal(signum)`` while the block runs (main thread only)."""
@@ -168,7 +190,17 @@ def build_sinks(
 
         from bsstream.render.live import LiveSink
 
-        sinks.append(LiveSink(Console(file=streams.stdout), show_source=show_source))
+        environ = streams.environ if streams.environ is not None else os.environ
+        console = Console(file=streams.stdout, no_color=environ.get("NO_COLOR", "") != "")
+        sinks.append(
+            LiveSink(
+                console,
+                show_source=show_source,
+                audio_progress=True,  # the session reports the audio sent (see run_streams)
+                realtime=run.realtime,
+                embeddings=run.embeddings,
+            )
+        )
     else:
         from bsstream.render.plain import PlainSink
 
@@ -240,8 +272,39 @@ class Plan:
 
 
 def source_name(inp: Any) -> str:
-    """The name a PcmSource gives an input: the spec as given, "stdin" for "-"."""
-    return "stdin" if inp.is_stdin else inp.spec
+    """The name a PcmSource gives an input: the spec as given, "stdin" for "-", a URL without
+    its query string or credentials, a capture device as ``mic:BACKEND:NAME``."""
+    from bsstream.audio.device import is_device, parse_device
+    from bsstream.audio.url import display_name, is_url
+
+    if inp.is_stdin:
+        return "stdin"
+    if is_url(inp.spec):
+        return display_name(inp.spec)
+    if is_device(inp.spec):
+        return parse_device(inp.spec).display
+    return str(inp.spec)
+
+
+def input_options(run: RunConfig) -> tuple[Any, bool, list[str]]:
+    """--raw, --channels and --channel-names checked (UsageError, exit 2, before anything runs):
+    (the RawFormat or None, whether channels are split, the channel names)."""
+    from bsstream.audio.channels import parse_channel_names
+    from bsstream.audio.device import check_duration, is_device
+    from bsstream.audio.raw import parse_raw
+
+    if run.raw is None and (run.sample_rate is not None or run.raw_channels is not None):
+        raise UsageError("--sample-rate and --raw-channels describe headerless input: give --raw FORMAT too")
+    raw = parse_raw(run.raw, sample_rate=run.sample_rate, channels=run.raw_channels) if run.raw else None
+    if raw is not None and any(is_device(spec) for spec in run.inputs):
+        raise UsageError("--raw describes headerless files or stdin, not a capture device (mic:)")
+    if run.channels not in ("mix", "split"):
+        raise UsageError(f"--channels {run.channels!r}: choose mix or split")
+    names = parse_channel_names(run.channel_names)
+    if names and run.channels != "split":
+        raise UsageError("--channel-names names the channels of --channels split: add --channels split")
+    check_duration(run.capture_seconds)
+    return raw, run.channels == "split", names
 
 
 def plan_inputs(run: RunConfig) -> Plan:
@@ -295,6 +358,7 @@ class Outputs:
     collector: Any  # ReportCollector: each input's outcome, for the end-of-run table
     fail_on: Any = None  # FailOnSink when --fail-on is given
     progress: Any = None  # BatchProgress when one is shown
+    live: Any = None  # the LiveSink when the live view is on stdout (told the audio sent)
     progress_console: Any = None
     status_table: bool = False  # --jobs > 1 on a terminal: the per-file status display on stdout
     output_errors: dict[str, OutputError] = field(default_factory=dict)  # input -> its --output-dir file's
@@ -332,6 +396,7 @@ def build_outputs(run: RunConfig, streams: Streams, plan: Plan, messages: Messag
     from bsstream.export.guard import GuardedOutput
 
     out.exports = [p for p in parts if isinstance(p, GuardedOutput)]
+    out.live = next((p for p in parts if callable(getattr(p, "set_sent", None))), None)
     if rules:
         out.fail_on = FailOnSink(rules, on_match=lambda m: messages.say(format_match(m)))
         parts.append(out.fail_on)  # before the output files: their markers carry the match
@@ -458,7 +523,8 @@ def _remove_stale_temporaries(run: RunConfig, messages: Messages) -> None:
 
 def run_streams(run: RunConfig, streams: Streams) -> int:
     """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
-    from bsstream.audio.decode import check_stdin, open_input
+    from bsstream.audio.decode import check_stdin
+    from bsstream.audio.piped import open_source
     from bsstream.batch.failon import apply_matches
     from bsstream.batch.inputs import check_input
     from bsstream.batch.outdir import prepare_output
@@ -469,6 +535,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     from bsstream.transport import Transport
 
     messages = Messages(streams.stderr)
+    raw, split, channel_names = input_options(run)
     plan = plan_inputs(run)
     if any(inp.is_stdin for inp in plan.inputs):
         check_stdin(streams.stdin)  # a terminal: a usage error before anything streams
@@ -515,6 +582,14 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
             for method in methods
         }
         progress = out.progress
+        # the audio sent, for the batch progress display and the live view's status line
+        reporters = [r for r in (progress, out.live) if r is not None]
+
+        def report_sent(name: str, seconds: float) -> None:
+            for reporter in reporters:
+                reporter.set_sent(name, seconds)
+
+        on_progress = report_sent if reporters else None
 
         def session(method: str) -> Session:
             return Session(
@@ -523,7 +598,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 interrupts=interrupts,
                 notify=messages.say,
                 on_emulated=lambda: messages.once(EMULATOR_NOTE),
-                on_progress=progress.set_sent if progress is not None else None,
+                on_progress=on_progress,
             )
 
         closed: list[BaseException] = []  # stdout's reader went away (| head): the run ends
@@ -536,8 +611,14 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
         def stream_one(inp: Any, name: str) -> list[ExitStatus]:
             check_input(inp)
             # --timeout and Ctrl-C/SIGTERM also bound the wait for a FIFO's or stdin's first byte
-            with open_input(
-                inp.spec, stdin=streams.stdin, wait=run.timeout, cancel=interrupts.stop_sending
+            with open_source(
+                inp.spec,
+                stdin=streams.stdin,
+                wait=run.timeout,
+                cancel=interrupts.stop_sending,
+                raw=raw,
+                keep_channels=split,
+                capture_seconds=run.capture_seconds,
             ) as source:
                 source.listen(lambda problem: input_warning(source.name, problem))
                 out_path = plan.out_paths.get(name)
@@ -546,6 +627,14 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                         prepare_output(out_path)
                     except OSError as exc:
                         raise output_error(out_path, exc, source=name) from None
+                if split:
+                    from bsstream.audio.channels import channel_labels
+                    from bsstream.audio.channels import split as split_channels
+                    from bsstream.split import run_split
+
+                    tee = split_channels(source, copies=len(methods))
+                    labels = channel_labels(tee.channels, channel_names)
+                    return run_split(tee, labels, methods, session, out.sink)
                 if len(methods) == 1:
                     return [ExitStatus(session(methods[0]).run(source, out.sink).status)]
                 return _run_tee(source, [session(m) for m in methods], out.sink)
@@ -587,6 +676,9 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
             stack.enter_context(progress)
             if not out.status_table:
                 messages.console = out.progress_console
+            stack.callback(setattr, messages, "console", None)
+        elif out.live is not None and streams.stderr_is_tty:
+            messages.console = AboveLive(out.live, streams.stderr)  # notes must not tear the frame
             stack.callback(setattr, messages, "console", None)
         with handle_signals(interrupts.signal):
             _run_jobs(plan.inputs, run.jobs, process, lambda: interrupts.interrupted or bool(closed))

@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -81,7 +80,7 @@ def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> 
 def stream_options(func: F) -> F:
     """The options analyze and deepfake share (exact names from the product's issue)."""
     options = [
-        click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
+        click.argument("inputs", nargs=-1, required=False, metavar="INPUT..."),
         click.option(
             "--chunk-ms",
             type=click.IntRange(100, 500),
@@ -98,6 +97,51 @@ def stream_options(func: F) -> F:
             help="Result level: segment, utterance or all ('all' leaves it unset: the service sends both).",
         ),
         click.option("--realtime", is_flag=True, help="Send at 1x audio speed, like a live call."),
+        click.option(
+            "--raw",
+            metavar="FORMAT[:RATE[:CH]]",
+            help="Headerless input: s16le, mulaw, alaw or f32le, e.g. mulaw:8000:1 "
+            "(mulaw/alaw: 8000 Hz by default).",
+        ),
+        click.option(
+            "--sample-rate",
+            type=click.IntRange(min=1),
+            metavar="HZ",
+            help="--raw's sample rate (or FORMAT:RATE).",
+        ),
+        click.option(
+            "--raw-channels",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="--raw's channel count (default 1).",
+        ),
+        click.option(
+            "--channels",
+            type=click.Choice(["mix", "split"]),
+            default="mix",
+            show_default=True,
+            help="mix: one mono stream; split: each channel streamed as its own call, results tagged.",
+        ),
+        click.option(
+            "--channel-names", metavar="A,B,...", help="Names for split channels, e.g. agent,customer."
+        ),
+        click.option(
+            "--mic",
+            "--device",
+            "mic",
+            is_flag=False,
+            flag_value="default",
+            default=None,
+            metavar="[DEVICE]",
+            help="Capture from a device (the default, or a name from 'bsstream devices'); "
+            "same as INPUT mic:DEVICE.",
+        ),
+        click.option(
+            "--duration",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Stop a capture (--mic) after this long (default: until Ctrl-C).",
+        ),
         click.option(
             "--json", "json_", is_flag=True, help="Newline-delimited JSON on stdout, one line per message."
         ),
@@ -242,6 +286,11 @@ def _connection_settings(
 def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
     from bsstream.app import RunConfig, run_streams
 
+    if kw["mic"] is not None:
+        inputs = (*inputs, "mic:" if kw["mic"] == "default" else f"mic:{kw['mic']}")
+    if not inputs:
+        ctx = click.get_current_context()
+        raise click.UsageError("Missing argument 'INPUT...' (or --mic).", ctx=ctx)
     credentials, problem, endpoint, _ = _connection_settings(kw, inputs=inputs)
     if credentials is None:
         assert problem is not None
@@ -274,6 +323,12 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         quiet=kw["quiet"],
         progress=kw["progress"],
         debug=kw["debug"],
+        raw=kw["raw"],
+        sample_rate=kw["sample_rate"],
+        raw_channels=kw["raw_channels"],
+        channels=kw["channels"],
+        channel_names=kw["channel_names"],
+        capture_seconds=kw["duration"],
     )
     return run_streams(run, _streams())
 
@@ -349,13 +404,51 @@ def scan(inputs: tuple[str, ...], **kw: Any) -> int:
     return _run("scan", inputs, **kw)
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (imported lazily: they are cheap to define)."""
-    from bsstream.emulator.cli import serve_command
-    from bsstream.replay import replay_command
+@cli.command(cls=GroupedCommand)
+@click.option(
+    "--backend",
+    type=click.Choice(["pulse", "alsa", "avfoundation", "dshow"]),
+    help="Which capture backend to list (default: the platform's: pulse, avfoundation or dshow).",
+)
+def devices(backend: str | None) -> int:
+    """List the capture devices --mic can use (their names as --mic takes them)."""
+    from bsstream.audio.device import default_backend, explain_open_failure, list_devices, parse_device
 
-    cli.add_command(serve_command, "serve")
-    cli.add_command(replay_command, "replay")
+    name, found = list_devices(backend)
+    out = _streams().stdout
+    if not found:
+        err = explain_open_failure(parse_device(f"mic:{name}:"))
+        why = err.message.split(": ", 1)[-1]
+        raise type(err)(f"no capture devices found with {name}: {why}", hint=err.hint)
+    for device, description, is_default in found:
+        mark = "*" if is_default else " "
+        out.write(f"{mark} mic:{name}:{device}" + (f"  ({description})" if description else "") + "\n")
+    if (backend or default_backend()) == name:
+        out.write("(* the default; --mic alone uses it)\n")
+    out.flush()
+    return 0
+
+
+def _register_optional_commands(args: list[str] | None = None) -> None:
+    """Commands that live in their own modules. With ``args``, a module is imported only when its
+    command's name is one of the arguments (so it may be the one to run); otherwise the command
+    is listed by a stand-in with its one-line help, which is all ``bsstream --help`` shows of it.
+    Start-up then imports Click alone (replay pulls in protobuf, serve the ssl module)."""
+    from bsstream.helptext import COMMANDS
+
+    loaders: dict[str, Callable[[], click.Command]] = {
+        "serve": lambda: __import__("bsstream.emulator.cli", fromlist=["x"]).serve_command,
+        "replay": lambda: __import__("bsstream.replay", fromlist=["x"]).replay_command,
+    }
+    for name, load in loaders.items():
+        current = cli.commands.get(name)
+        if args is None or name in args:
+            if current is None or getattr(current, "_stand_in", False):
+                cli.add_command(load(), name)
+        elif current is None:
+            stand_in = click.Command(name, short_help=COMMANDS[name].short)
+            stand_in._stand_in = True  # type: ignore[attr-defined]
+            cli.add_command(stand_in, name)
 
 
 def main(argv: list[str] | None = None, streams: Streams | None = None) -> int:
@@ -428,7 +521,7 @@ def _main(args: list[str], streams: Streams | None) -> int:
     # gRPC's C core logs to stderr on its own (handshake failures, ...): our one line says it
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR" if debug else "NONE")
     try:
-        _register_optional_commands()
+        _register_optional_commands(args)
         result = cli.main(args=args, prog_name="bsstream", standalone_mode=False, obj=streams)
     except click.exceptions.Abort:
         return ExitStatus.INTERRUPTED
@@ -449,6 +542,8 @@ def _main(args: list[str], streams: Streams | None) -> int:
         if isinstance(exc, OutputClosed):
             return _quiet_broken_pipe()
         if debug:
+            import traceback  # only here: it costs start-up (linecache, tokenize)
+
             _stderr_line(traceback.format_exc(), raw=True)
         _stderr_line(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         return ExitStatus.SERVICE_ERROR

@@ -55,6 +55,7 @@ _CONNECTION = ("cid", "api_key", "api_key_file", "endpoint", "insecure", "ca_cer
 _STREAM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Connection", (*_CONNECTION, "timeout", "retry_for", "retries")),
     ("Audio", ("chunk_ms", "realtime")),
+    ("Input", ("raw", "sample_rate", "raw_channels", "channels", "channel_names", "mic", "duration")),
     ("Output", ("json_", "level", "logits", "embeddings", "outputs", "stats")),
     ("Batch", ("jobs", "output_dir", "skip_done", "shard", "fail_on")),
     ("Behaviour", ("progress", "quiet", "debug", "help")),
@@ -72,6 +73,10 @@ COMMANDS: dict[str, CommandHelp] = {
             ("bsstream analyze --json call.wav > call.jsonl", "JSON lines to a file"),
             ("bsstream analyze calls/ --jobs 4 --output-dir out/ --skip-done", ""),
             ("bsstream analyze call.wav --fail-on 'emotion=angry>=0.6@utterance'", ""),
+            ("bsstream analyze call.wav --channels split --channel-names agent,customer", "stereo call"),
+            ("bsstream analyze --raw mulaw:8000 call.ulaw", "headerless telephony audio"),
+            ("bsstream analyze 'https://bucket.example/call.wav?X-Amz-Signature=...'", "a URL"),
+            ("bsstream analyze --mic --duration 30", "the default microphone"),
         ),
         exit_codes=_STREAM_CODES,
     ),
@@ -105,6 +110,15 @@ COMMANDS: dict[str, CommandHelp] = {
             ("bsstream doctor --local", "the built-in emulator"),
         ),
         exit_codes=_codes(0, 1, 2, 3, 5, 130),
+    ),
+    "devices": CommandHelp(
+        short="List the capture devices --mic can use.",
+        groups=(("Input", ("backend",)), ("Behaviour", ("help",))),
+        examples=(
+            ("bsstream devices", "the platform's default backend"),
+            ("bsstream devices --backend alsa", "another backend"),
+        ),
+        exit_codes=_codes(0, 2, 4),
     ),
     "replay": CommandHelp(
         short="Re-render a saved --json stream: table, summary, exports.",
@@ -143,7 +157,7 @@ COMMANDS: dict[str, CommandHelp] = {
 }
 
 # The order commands are listed in (bare bsstream, the top-level help's examples).
-ORDER = ("analyze", "deepfake", "scan", "replay", "doctor", "serve")
+ORDER = ("analyze", "deepfake", "scan", "replay", "doctor", "devices", "serve")
 
 # One example per command for bare ``bsstream`` and the top-level help.
 TOP_EXAMPLES: dict[str, tuple[str, str]] = {
@@ -152,6 +166,7 @@ TOP_EXAMPLES: dict[str, tuple[str, str]] = {
     "scan": ("bsstream scan call.wav --output call.html", "both analyses, a report"),
     "replay": ("bsstream replay call.jsonl", "re-render a saved --json run"),
     "doctor": ("bsstream doctor", "why does streaming fail?"),
+    "devices": ("bsstream devices", "what --mic can capture"),
     "serve": ("bsstream serve", "the emulator on 127.0.0.1:50051"),
 }
 

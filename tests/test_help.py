@@ -17,11 +17,12 @@ from tests.clirun import bsstream
 NARROW = {"COLUMNS": "80", "LINES": "24"}
 
 HEADINGS = {
-    "analyze": ["Connection:", "Audio:", "Output:", "Batch:", "Behaviour:"],
-    "deepfake": ["Connection:", "Audio:", "Output:", "Batch:", "Behaviour:"],
-    "scan": ["Connection:", "Audio:", "Output:", "Batch:", "Behaviour:"],
+    "analyze": ["Connection:", "Audio:", "Input:", "Output:", "Batch:", "Behaviour:"],
+    "deepfake": ["Connection:", "Audio:", "Input:", "Output:", "Batch:", "Behaviour:"],
+    "scan": ["Connection:", "Audio:", "Input:", "Output:", "Batch:", "Behaviour:"],
     "doctor": ["Connection:", "Behaviour:"],
     "replay": ["Output:", "Behaviour:"],
+    "devices": ["Input:", "Behaviour:"],
     "serve": ["Connection:", "Access:", "Limits:", "Faults (for testing clients):", "Behaviour:"],
 }
 

@@ -117,7 +117,12 @@ def _executable(choice: str) -> str | None:
 
 
 def decode_command(
-    exe: str, input_url: str, *, input_options: Sequence[str] = (), live: bool = False
+    exe: str,
+    input_url: str,
+    *,
+    input_options: Sequence[str] = (),
+    live: bool = False,
+    keep_channels: bool = False,
 ) -> list[str]:
     """The ffmpeg command that decodes the first audio stream of ``input_url`` to s16le 16 kHz mono.
 
@@ -125,6 +130,8 @@ def decode_command(
     ``live`` (stdin, a FIFO): write every decoded packet at once instead of filling ffmpeg's
     32 KiB output buffer first, and, when ``input_options`` name the format (``-f``), skip
     stream probing, which older ffmpeg (5.1) does on ~32 KB of input before its first output.
+    ``keep_channels`` (``--channels split``): keep the input's channels and write a WAV stream
+    (its header says how many channels there are; the samples follow, interleaved).
     """
     no_probe = live and "-f" in input_options
     return [
@@ -141,14 +148,13 @@ def decode_command(
         "-vn",
         "-sn",
         "-dn",
-        "-ac",
-        "1",
+        *([] if keep_channels else ["-ac", "1"]),
         "-ar",
         str(SAMPLE_RATE),
         "-acodec",
         "pcm_s16le",
         "-f",
-        "s16le",
+        "wav" if keep_channels else "s16le",
         *(["-flush_packets", "1"] if live else []),
         "pipe:1",
     ]
@@ -331,6 +337,7 @@ class FfmpegPipe:
         feed_limit: int | None = None,
         close_feed: bool = False,
         live: bool = False,
+        keep_channels: bool = False,
     ) -> None:
         self.duration: float | None = None
         self.input_url = input_url
@@ -355,7 +362,9 @@ class FfmpegPipe:
             kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         try:
             self._proc = subprocess.Popen(
-                decode_command(self._exe, input_url, input_options=input_options, live=live),
+                decode_command(
+                    self._exe, input_url, input_options=input_options, live=live, keep_channels=keep_channels
+                ),
                 stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

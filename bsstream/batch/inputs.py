@@ -3,6 +3,7 @@
 Pure except for listing the filesystem. A spec is one of:
 
 - ``-``: stdin, kept as is (at most once);
+- a URL (``http://``, ``https://``) or a capture device (``mic:...``): kept as is (``path`` None);
 - an existing file: taken as is, whatever its extension (the user named it);
 - an existing directory: every audio or video file below it (recursive, extensions in
   :data:`MEDIA_EXTENSIONS`, case-insensitive), hidden files and directories (a name starting
@@ -67,8 +68,9 @@ _MAGIC = re.compile(r"[*?[]")
 class Input:
     """One input to stream.
 
-    ``spec`` is what to open (``"-"`` for stdin, else a path string, as the user wrote it or as
-    listed under the directory / glob they gave); ``path`` is None for stdin; ``root`` is the
+    ``spec`` is what to open (``"-"`` for stdin, a URL, ``mic:...``, else a path string, as the
+    user wrote it or as listed under the directory / glob they gave); ``path`` is None for
+    stdin, URLs and devices; ``root`` is the
     directory the input was found under (None for stdin and plain file specs).
     """
 
@@ -78,7 +80,7 @@ class Input:
 
     @property
     def is_stdin(self) -> bool:
-        return self.path is None
+        return self.spec == STDIN
 
     @property
     def relative(self) -> str:
@@ -125,8 +127,14 @@ def _is_glob(spec: str) -> bool:
     return bool(_MAGIC.search(spec)) and not os.path.lexists(spec)
 
 
+def _is_remote(spec: str) -> bool:
+    """A URL (http://, https://) or a capture device (mic:): taken as is, never globbed (a
+    presigned URL's query string has ``?``)."""
+    return spec[:8].lower().startswith(("http://", "https://")) or spec.startswith("mic:")
+
+
 def _expand_one(spec: str) -> list[Input]:
-    if spec == STDIN:
+    if spec == STDIN or _is_remote(spec):
         return [Input(spec, None, None)]
     path = Path(spec)
     if path.is_dir():
@@ -165,7 +173,7 @@ def expand_inputs(specs: list[str]) -> list[Input]:
         for inp in _expand_one(spec):
             # realpath, not Path.resolve: a symlink loop must not abort the batch (it is that
             # input's error, see check_input)
-            ident = STDIN if inp.path is None else os.path.realpath(inp.path)
+            ident = inp.spec if inp.path is None else os.path.realpath(inp.path)
             if ident in seen:
                 continue
             seen.add(ident)

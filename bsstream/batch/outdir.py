@@ -70,7 +70,12 @@ _TAIL_BYTES = 64 * 1024
 def _relative_name(inp: Input) -> PurePosixPath:
     """The input's mirrored relative path (without the .jsonl suffix)."""
     if inp.path is None:
-        return PurePosixPath(STDIN_NAME)
+        if inp.is_stdin:
+            return PurePosixPath(STDIN_NAME)
+        # a URL or a capture device: its last path part (never the query string)
+        tail = inp.spec.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        tail = tail.replace(":", "_").replace("\\", "_")
+        return PurePosixPath(tail if tail not in ("", ".", "..") else "input")
     if inp.root is not None:
         try:
             rel = PurePosixPath(inp.path.relative_to(inp.root).as_posix())

@@ -99,6 +99,8 @@ class ResultMessage:
     results: tuple[Result, ...] = ()
     source: str = ""
     method: str | None = None
+    channel: int | None = None  # --channels split: the input channel (0-based) it came from
+    channel_name: str | None = None  # ... and its --channel-names name
 
 
 def level_name(value: int) -> str:
@@ -164,13 +166,18 @@ def result_to_dict(r: Result) -> dict[str, Any]:
 
 
 def message_to_dict(m: ResultMessage) -> dict[str, Any]:
-    """One JSON line: ``source`` (and ``method`` in scan), then the StreamResult fields.
+    """One JSON line: ``source`` (and ``method`` in scan, ``channel`` and ``channel_name`` with
+    ``--channels split``), then the StreamResult fields.
 
     ``cid`` and ``pid`` are JSON numbers, as in the contract's example response.
     """
     out: dict[str, Any] = {"source": m.source}
     if m.method is not None:
         out["method"] = m.method
+    if m.channel is not None:
+        out["channel"] = m.channel
+        if m.channel_name is not None:
+            out["channel_name"] = m.channel_name
     out["cid"] = m.cid
     out["pid"] = m.pid
     out["message_id"] = m.message_id
@@ -248,6 +255,8 @@ def message_from_dict(data: Mapping[str, Any]) -> ResultMessage:
         results=tuple(results),
         source=_str(data.get("source", ""), "source"),
         method=_opt_str(data.get("method"), "method"),
+        channel=None if data.get("channel") is None else _int(data["channel"], "channel"),
+        channel_name=_opt_str(data.get("channel_name"), "channel_name"),
     )
 
 

@@ -2,8 +2,8 @@
 
 Result line, fields separated by single spaces (empty or missing fields are omitted)::
 
-    [<source>: ]<start>-<end> [<level>] <task> <final label> [<posterior>]
-    [<source>: ]<start>-<end> [<level>] <task> embedding (<N> values)
+    [[<channel>] ][<source>: ]<start>-<end> [<level>] <task> <final label> [<posterior>]
+    [[<channel>] ][<source>: ]<start>-<end> [<level>] <task> embedding (<N> values)
 
 e.g. ``0.00-2.00 segment emotion neutral 0.70``. A result with neither a final label nor a
 posterior says nothing and gets no line (the ``features`` results a service may send without
@@ -12,7 +12,8 @@ embedding (12 values)``. Times and posteriors show with two decimals when they p
 unparseable times are shown as sent (``abc-2.00``), an empty time as ``?``; an unparseable
 posterior is left out. Control characters in any string are shown escaped
 (``\\x1b``) so one result is always one line. The source prefix appears when several inputs
-are streamed. At the end of each input: the summary lines and the deepfake verdict line of
+are streamed; the channel (its ``--channel-names`` name, else ``ch0``, ``ch1``) with
+``--channels split``. At the end of each input: the summary lines and the deepfake verdict line of
 :mod:`bsstream.render.summary`, prefixed the same way.
 """
 
@@ -32,6 +33,13 @@ __all__ = ["PlainSink", "embedding_size", "format_result", "has_content"]
 
 def _prefix(source: str | None) -> str:
     return "" if source is None else f"{display_text(source) or '?'}: "
+
+
+def _lane(message: ResultMessage) -> str:
+    """``[agent] `` (or ``[ch1] ``) before the lines of a --channels split message."""
+    if message.channel is None:
+        return ""
+    return f"[{display_text(message.channel_name or f'ch{message.channel}')}] "
 
 
 def embedding_size(embedding: str | None) -> int | None:
@@ -103,7 +111,8 @@ class PlainSink:
         if not shown:
             return
         source = self._source(message.source)
-        write_line(self.out, "\n".join(format_result(r, source=source) for r in shown))
+        lane = _lane(message)
+        write_line(self.out, "\n".join(lane + format_result(r, source=source) for r in shown))
 
     def event(self, event: dict[str, Any]) -> None:
         pass
