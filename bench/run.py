@@ -45,15 +45,19 @@ REALTIME_MINUTES = 10
 QUICK_REALTIME_MINUTES = 2
 LOCAL_MINUTES = 60
 QUICK_LOCAL_MINUTES = 10
-HELP_RUNS = 10
+HELP_RUNS = 20
 RUN_TIMEOUT = 900.0  # seconds any one client may take before it is killed (and recorded so)
 
-# Targets from issue 5 (and issue 3's emulator speed).
-TARGET_RSS_MIB = 100.0
-TARGET_FIRST_CHUNK_S = 0.5
+# Targets from issues 5 and 17 (and issue 3's emulator speed).
+TARGET_RSS_MIB = 64.0
+TARGET_FIRST_CHUNK_S = 0.3
 TARGET_DRIFT_MS = 50.0
-TARGET_HELP_S = 0.25
 TARGET_LOCAL_HOUR_S = 60.0
+# bsstream / baseline, unpaced against the byte-counting server (issue 17)
+TARGET_WALL_RATIO = {1: 0.6, 20: 0.5, 120: 0.6}
+TARGET_CPU_RATIO = 0.7
+TARGET_HELP_RATIO = 2.0  # `bsstream --help` / `python -c "import click"`
+TARGET_VERSION_RATIO = 1.5  # `bsstream --version` / `python -c "import click"`
 
 
 def log(line: str) -> None:
@@ -114,10 +118,26 @@ class Inputs:
 # ------------------------------------------------------------------------------- server
 
 
-class ProbeServer:
-    """``python -m bench.probe_server`` in its own process; reads its call records."""
+SERVERS = {
+    # the default peer for client comparisons: reads and counts, answers nothing (never the bottleneck)
+    "count": "bench.count_server",
+    # the real emulator (analysis, results): unpaced it holds both clients to its own speed
+    "emulator": "bench.probe_server",
+}
 
-    def __init__(self, workdir: Path, name: str) -> None:
+
+SERVER_DESCRIPTIONS = {
+    "count": "`bench/count_server.py`: it reads and counts the audio and answers nothing, so the "
+    "figures are the clients' own",
+    "emulator": "the emulator, `bench/probe_server.py`: unpaced, both clients wait for its analysis",
+}
+
+
+class ProbeServer:
+    """A benchmark server (``SERVERS``) in its own process; reads its call records."""
+
+    def __init__(self, workdir: Path, name: str, kind: str = "count") -> None:
+        self.kind = kind
         self.records_path = workdir / f"{name}-calls.jsonl"
         self.records_path.touch()
         self._stderr = open(workdir / f"{name}-server.err", "wb")  # noqa: SIM115 - lives with the server
@@ -125,7 +145,7 @@ class ProbeServer:
             [
                 PY,
                 "-m",
-                "bench.probe_server",
+                SERVERS[kind],
                 "--records",
                 str(self.records_path),
                 "--cid",
@@ -343,6 +363,9 @@ class Report:
     help_median: float | None = None
     help_runs: list[float] = field(default_factory=list)
     pass_median: float | None = None
+    click_median: float | None = None
+    version_median: float | None = None
+    server: str = "count"
     realtime: Run | None = None
     realtime_minutes: float = REALTIME_MINUTES
     local: Run | None = None
@@ -411,8 +434,9 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> Report:
     report.realtime_minutes = QUICK_REALTIME_MINUTES if args.quick else REALTIME_MINUTES
     realtime_input = inputs.tiled(report.realtime_minutes, "wav")
 
-    server = ProbeServer(workdir, "main")
-    rt_server = ProbeServer(workdir, "realtime")
+    report.server = args.server
+    server = ProbeServer(workdir, "main", args.server)
+    rt_server = ProbeServer(workdir, "realtime", "emulator")  # drift is measured against the emulator
     rt_thread: threading.Thread | None = None
     try:
 
@@ -450,8 +474,10 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> Report:
                 if minutes >= 20:
                     path.unlink()  # keep disk use modest
 
-        log("start-up: bsstream --help and python -c pass")
+        log("start-up: bsstream --help / --version, python -c 'import click', python -c pass")
         report.help_median, report.help_runs = wall_median([*bsstream_cmd(), "--help"], workdir, HELP_RUNS)
+        report.version_median, _ = wall_median([*bsstream_cmd(), "--version"], workdir, HELP_RUNS)
+        report.click_median, _ = wall_median([PY, "-c", "import click"], workdir, HELP_RUNS)
         report.pass_median, _ = wall_median([PY, "-c", "pass"], workdir, HELP_RUNS)
 
         report.local_minutes = QUICK_LOCAL_MINUTES if args.quick else LOCAL_MINUTES
@@ -579,24 +605,14 @@ def verdict(ok: bool | None) -> str:
 def targets(report: Report) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     long = [r for r in report.inputs if r.minutes == max(FULL_MINUTES)]
+    rss_target = f"Peak RSS ≤ {TARGET_RSS_MIB:.0f} MiB on the 120-min inputs"
     if long:
         rss = [r.bsstream.maxrss_mib for r in long]
         measured = ", ".join(f"{r.name}: {r.bsstream.maxrss_mib:.1f} MiB" for r in long)
-        rows.append(
-            (
-                f"Peak RSS ≤ {TARGET_RSS_MIB:.0f} MiB on the 120-min input",
-                measured,
-                verdict(all(r.bsstream.ok for r in long) and max(rss) <= TARGET_RSS_MIB),
-            )
-        )
+        ok = all(r.bsstream.ok for r in long) and max(rss) <= TARGET_RSS_MIB
+        rows.append((rss_target, measured, verdict(ok)))
     else:
-        rows.append(
-            (
-                f"Peak RSS ≤ {TARGET_RSS_MIB:.0f} MiB on the 120-min input",
-                "(--quick: no 120-min input)",
-                verdict(None),
-            )
-        )
+        rows.append((rss_target, "(--quick: no 120-min input)", verdict(None)))
     firsts = [(r.name, r.bsstream.first_chunk) for r in report.inputs]
     worst = max(firsts, key=lambda nf: float("inf") if nf[1] is None else nf[1], default=None)
     if worst is not None:
@@ -609,17 +625,23 @@ def targets(report: Report) -> list[tuple[str, str, str]]:
             )
         )
     for r in report.inputs:
-        if r.minutes == 20:
-            base = r.baseline
-            ok = r.bsstream.ok and (not base.ok or r.bsstream.wall <= base.wall)
-            rows.append(
-                (
-                    f"Unpaced wall ≤ baseline, {r.name}",
-                    f"{r.bsstream.wall:.2f} s vs {base.wall:.2f} s"
-                    + ("" if base.ok else " (baseline failed)"),
-                    verdict(ok),
-                )
+        s, b = r.bsstream, r.baseline
+        both = s.ok and b.ok
+        limit = TARGET_WALL_RATIO.get(int(r.minutes), 0.6)
+        rows.append(
+            (
+                f"Unpaced wall ≤ {limit}× baseline, {r.name}",
+                f"{s.wall:.2f} s vs {b.wall:.2f} s: {ratio(s.wall, b.wall)}×" if both else "a run failed",
+                verdict(both and s.wall <= limit * b.wall),
             )
+        )
+        rows.append(
+            (
+                f"CPU ≤ {TARGET_CPU_RATIO}× baseline (children included), {r.name}",
+                f"{s.cpu:.2f} s vs {b.cpu:.2f} s: {ratio(s.cpu, b.cpu)}×" if both else "a run failed",
+                verdict(both and s.cpu <= TARGET_CPU_RATIO * b.cpu),
+            )
+        )
     drift = report.drift_ms
     rows.append(
         (
@@ -628,13 +650,18 @@ def targets(report: Report) -> list[tuple[str, str, str]]:
             verdict(None if drift is None else abs(drift) <= TARGET_DRIFT_MS),
         )
     )
-    rows.append(
-        (
-            f"`bsstream --help` ≤ {TARGET_HELP_S} s (median of {HELP_RUNS})",
-            f"{num(report.help_median, 3)} s",
-            verdict(None if report.help_median is None else report.help_median <= TARGET_HELP_S),
+    for label, value, limit in (
+        ("--help", report.help_median, TARGET_HELP_RATIO),
+        ("--version", report.version_median, TARGET_VERSION_RATIO),
+    ):
+        known = value is not None and report.click_median is not None
+        rows.append(
+            (
+                f'`bsstream {label}` ≤ {limit}× `python -c "import click"` (medians of {HELP_RUNS})',
+                f"{num(value, 3)} s vs {num(report.click_median, 3)} s: {ratio(value, report.click_median)}×",
+                verdict(None if not known else value <= limit * report.click_median),  # type: ignore[operator]
+            )
         )
-    )
     if report.local is not None:
         per_hour = report.local.wall * 60 / report.local_minutes
         rows.append(
@@ -664,7 +691,7 @@ def render(report: Report) -> str:
         add(f"| {key} | {value} |")
     add("")
 
-    add("## Targets (issue 5)\n")
+    add("## Targets (issues 5 and 17)\n")
     add("| target | measured | result |\n|---|---|---|")
     for target, measured, result in targets(report):
         add(f"| {target} | {measured} | {result} |")
@@ -674,7 +701,8 @@ def render(report: Report) -> str:
     add(
         "Inputs: real speech (VoxConverse excerpt, 169 s) tiled to length, 48 kHz stereo 16-bit; "
         "the MP3s are 128 kb/s. Every client streams unpaced to the same loopback server "
-        "(the emulator). bsstream: `bsstream analyze FILE --endpoint 127.0.0.1:PORT --insecure "
+        f"({SERVER_DESCRIPTIONS[report.server]}). "
+        "bsstream: `bsstream analyze FILE --endpoint 127.0.0.1:PORT --insecure "
         "--cid 1 --api-key k --json --stats`; baseline: `python bench/baseline_client.py FILE "
         "127.0.0.1:PORT 1 k`. RTF and latency are bsstream's own `--stats` figures.\n"
     )
@@ -721,6 +749,8 @@ def render(report: Report) -> str:
         f"(min {num(min(report.help_runs, default=None), 3)}, "
         f"max {num(max(report.help_runs, default=None), 3)}) |"
     )
+    add(f"| `bsstream --version` wall, median of {HELP_RUNS} | {num(report.version_median, 3)} s |")
+    add(f'| `python -c "import click"` wall, median of {HELP_RUNS} | {num(report.click_median, 3)} s |')
     add(f"| `python -c pass` wall, median of {HELP_RUNS} | {num(report.pass_median, 3)} s |")
     add(f"| `--help` / `python -c pass` | {ratio(report.help_median, report.pass_median)} |")
     rt = report.realtime
@@ -785,6 +815,12 @@ def main(argv: list[str] | None = None) -> int:
         "--serial",
         action="store_true",
         help="run the --realtime measurement alone at the end instead of beside the rest",
+    )
+    parser.add_argument(
+        "--server",
+        choices=sorted(SERVERS),
+        default="count",
+        help="the peer of the client comparisons: count (bytes only, default) or emulator",
     )
     parser.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help="speech to tile into the inputs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (inputs, outputs)")

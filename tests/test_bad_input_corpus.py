@@ -383,19 +383,29 @@ def test_memory_bomb_allocates_nothing(tmp_path: Path) -> None:
 
 
 def test_low_rate_wav_is_not_resampled_in_memory_when_long(tmp_path: Path) -> None:
-    """1 kHz, 8-bit: 16 x 2 bytes out per byte in. Beyond PYDUB_MAX_OUTPUT_BYTES of output the
-    file streams through ffmpeg (flat memory) instead of pydub (whole in memory)."""
+    """1 kHz, 8-bit: 16 x 2 bytes out per byte in. The in-process resampler streams it a
+    second at a time (flat memory), however long; none of it is held whole."""
+    import tracemalloc
+
     from bsstream.audio import decode
 
     path = tmp_path / "slow.wav"
     path.write_bytes(wav(bytes(128 for _ in range(1_200_000)), rate=1000, bits=8))  # 1200 s
-    with decode.open_input(str(path)) as source:
-        assert source.path == "ffmpeg"
-        assert source.duration == pytest.approx(1200.0)
+    tracemalloc.start()
+    try:
+        with decode.open_input(str(path)) as source:
+            assert source.path == "soxr"
+            assert source.duration == pytest.approx(1200.0)
+            got = sum(len(b) for b in source.blocks())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == pytest.approx(1200.0 * 32000, abs=320)
+    assert peak < 2 * 1024 * 1024  # the output is 37 MiB
     small = tmp_path / "slow-short.wav"
     small.write_bytes(wav(samples(2.0, rate=1000, kind="u8"), rate=1000, bits=8))
     with decode.open_input(str(small)) as source:
-        assert source.path == "pydub"
+        assert source.path == "soxr"
         got = sum(len(b) for b in source.blocks())
     assert got == pytest.approx(2.0 * 32000, abs=320)
 

@@ -118,7 +118,7 @@ def test_env_naming_nothing_at_the_command_line(tmp_path: Path) -> None:
     assert line.startswith("error: ") and f"{ENV_VAR}=" in line and "Traceback" not in r.err
 
 
-@pytest.mark.parametrize(("rate", "path"), [(16000, "native"), (8000, "pydub")])
+@pytest.mark.parametrize(("rate", "path"), [(16000, "native"), (8000, "soxr")])
 def test_a_wav_needing_no_ffmpeg_works_whatever_the_variable_says(
     rate: int, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

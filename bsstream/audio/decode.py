@@ -7,20 +7,17 @@ input                                          path
 ============================================  ==============================================
 WAV already PCM16 16 kHz mono (file/stdin)     *native*: our streaming WAV parser, samples
                                                copied from the input (no process)
-WAV integer PCM (8/16/24/32-bit, any rate and  *pydub*: ``AudioSegment.from_wav`` then
-channel count), file of at most 10 MiB whose   ``set_frame_rate/set_channels/set_sample_width``
-data length fits the file                      (falls back to ffmpeg if pydub fails or its
-                                               result is not as long as the header says)
-everything else: other WAVs (float, mu-law,    *ffmpeg*: a streaming ``ffmpeg ... -f s16le
-A-law, extensible float, > 10 MiB), mp3, flac, pipe:1`` process; first audio stream, samples
+WAV file, integer PCM (8/16/24/32-bit) or     *soxr*: read in ~1 s blocks, downmixed with
+IEEE float (32/64-bit), mono or stereo, any    numpy, resampled by libsoxr's streaming
+rate (``bsstream.audio.resample``)             resampler (HQ); in-process, no ffmpeg
+everything else: other WAVs (mu-law, A-law,    *ffmpeg*: a streaming ``ffmpeg ... -f s16le
+more than 2 channels, codecs), mp3, flac,      pipe:1`` process; first audio stream, samples
 ogg/opus, m4a/aac, webm, video; stdin that is  read as they are decoded
 not PCM16 16 kHz mono WAV; FIFOs
 ============================================  ==============================================
 
-pydub loads a file whole, so it is only used for small WAV files it can read itself (its
-``from_file`` on other formats needs ffprobe, which the bundled ffmpeg does not have).
-Memory on the native and ffmpeg paths is flat in the input length, and the first block is
-available as soon as the first samples are decoded.
+Memory on every path is flat in the input length, and the first block is available as soon
+as the first samples are decoded.
 
 Every failure raises :class:`bsstream.status.InputError` (exit code 4) with one line that
 names the input, and a hint saying what to do: up front from :func:`open_input` when it can be
@@ -52,17 +49,15 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from bsstream.audio import wav
-from bsstream.audio.ffmpeg import Failure, FfmpegPipe, FfmpegStartError, ffmpeg_exe, file_url, import_pydub
-from bsstream.protocol.messages import BYTES_PER_SECOND, SAMPLE_RATE
+from bsstream.audio.ffmpeg import Failure, FfmpegPipe, FfmpegStartError, ffmpeg_exe, file_url
 from bsstream.status import ConnectionFailure, InputError, Interrupted, UsageError
 
-__all__ = ["BLOCK_BYTES", "PYDUB_MAX_BYTES", "PcmSource", "ffmpeg_exe", "open_input"]
+__all__ = ["BLOCK_BYTES", "IN_PROCESS_WAV", "PcmSource", "ffmpeg_exe", "open_input"]
 
 BLOCK_BYTES = 64 * 1024  # the largest block blocks() yields (even)
-PYDUB_MAX_BYTES = 10 * 1024 * 1024  # WAV files up to this size may be loaded whole by pydub
-PYDUB_SLACK_BYTES = 320  # 10 ms: pydub's resampler may round the length a little
-# ... and only when its result (held whole in memory) is at most this big; longer goes to ffmpeg
-PYDUB_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
+# Uncompressed mono/stereo WAV files are converted in-process (numpy + libsoxr) instead of by
+# an ffmpeg process: about half the CPU, and no pipe between the decoder and Python
+IN_PROCESS_WAV = True
 PROBE_TIMEOUT = 10.0  # seconds open_input waits for ffmpeg to open a file's input
 # ... and stdin's: live input may be slow to arrive; errors found later come from blocks()
 STDIN_PROBE_TIMEOUT = 2.0
@@ -90,7 +85,7 @@ class PcmSource:
 
     ``name`` is the input as the user gave it (``"stdin"`` for ``-``); ``duration`` is the
     audio's length in seconds when known before streaming, else None; ``path`` says which
-    decoder runs (``"native"``, ``"pydub"`` or ``"ffmpeg"``). A context manager; ``close()``
+    decoder runs (``"native"``, ``"soxr"`` or ``"ffmpeg"``). A context manager; ``close()``
     is idempotent and may be called from another thread while ``blocks()`` is consumed (the
     consumer then ends promptly, without an error).
     """
@@ -295,31 +290,71 @@ class _NativeSource(PcmSource):
                 self._lock.release()
 
 
-class _MemorySource(PcmSource):
-    """Samples already decoded in memory (the pydub path, small files only)."""
+class _ResampledSource(PcmSource):
+    """An uncompressed WAV file converted in-process (:mod:`bsstream.audio.resample`): read in
+    blocks of about a second, downmixed with numpy, resampled by libsoxr. Flat memory; the
+    first block is out after one read."""
 
-    path = "pydub"
+    path = "soxr"
 
-    def __init__(self, name: str, pcm: bytes) -> None:
-        pcm = pcm[: len(pcm) - len(pcm) % 2]
-        super().__init__(name, len(pcm) / BYTES_PER_SECOND)
-        self._pcm: bytes | None = pcm
+    def __init__(self, name: str, f: BinaryIO, header: wav.WavHeader, *, limit: int, duration: float) -> None:
+        super().__init__(name, duration)
+        from bsstream.audio.resample import Converter
+
+        self._converter = Converter(header)
+        self._stream = f
+        self._limit = limit  # bytes of whole sample frames to read
+        self._lock = threading.Lock()
 
     def _blocks(self) -> Iterator[bytes]:
-        pcm = self._pcm
+        converter = self._converter
+        buf = bytearray(converter.block_bytes)
+        view = memoryview(buf)
+        remaining = self._limit
+        produced = 0
         try:
-            if not pcm:
+            while remaining > 0 and not self.closed:
+                want = min(len(buf), remaining)
+                with self._lock:
+                    if self.closed:
+                        return
+                    try:
+                        got = self._stream.readinto(view[:want])  # type: ignore[attr-defined]
+                    except (OSError, ValueError) as exc:
+                        if self.closed:
+                            return
+                        raise _err(self.name, f"read failed ({exc})", "check the input") from exc
+                if not got:
+                    break  # the file shrank while we read it: stream what there was
+                got -= got % converter.block_align
+                if not got:
+                    break
+                remaining -= got
+                data = converter.feed(view[:got])
+                if data:
+                    produced += len(data)
+                    yield data
+            if self.closed:
+                return
+            tail = converter.flush()
+            if tail:
+                produced += len(tail)
+                yield tail
+            if produced == 0:
                 raise _err(self.name, "contains no audio samples", "give a recording with sound")
-            for start in range(0, len(pcm), BLOCK_BYTES):
-                if self.closed:
-                    return
-                yield pcm[start : start + BLOCK_BYTES]
         finally:
+            view.release()
             self.close()
 
     def close(self) -> None:
+        if self.closed:
+            return
         super().close()
-        self._pcm = None
+        if self._lock.acquire(timeout=5):
+            try:
+                self._stream.close()
+            finally:
+                self._lock.release()
 
 
 class _FfmpegSource(PcmSource):
@@ -546,23 +581,33 @@ def _open_file(name: str, f: BinaryIO, size: int) -> PcmSource:
     if header.is_pcm16_16k_mono:
         f.seek(header.data_offset)
         source: PcmSource = _NativeSource(name, f, limit=data_bytes, duration=duration, owns=True)
+    elif (resampled := _resampled_file(name, f, header, data_bytes, duration)) is not None:
+        source = resampled
     else:
         f.close()
-        source = _decoded_file(name, header, size, duration)
+        source = _decoded_file(name, header, duration)
     for line in warnings:
         source.warn(line)
     return source
 
 
-def _decoded_file(name: str, header: wav.WavHeader, size: int, duration: float | None) -> PcmSource:
-    """A WAV that is not PCM16 16 kHz mono: pydub for small integer PCM, else ffmpeg."""
-    consistent = header.data_size is not None and header.data_size <= size - header.data_offset
-    small = size <= PYDUB_MAX_BYTES and (duration or 0) * BYTES_PER_SECOND <= PYDUB_MAX_OUTPUT_BYTES
-    if header.is_pcm and consistent and small and duration is not None:
-        pcm = _pydub_pcm(name)
-        # pydub trusts the header; accept its result only if it has the length we expect
-        if pcm is not None and abs(len(pcm) - duration * BYTES_PER_SECOND) <= PYDUB_SLACK_BYTES:
-            return _MemorySource(name, pcm)
+def _resampled_file(
+    name: str, f: BinaryIO, header: wav.WavHeader, data_bytes: int, duration: float | None
+) -> PcmSource | None:
+    """Uncompressed mono or stereo samples, converted in-process (see :mod:`bsstream.audio.resample`);
+    None when this WAV is ffmpeg's to decode (more channels, mu-law, A-law, a codec)."""
+    if not IN_PROCESS_WAV or duration is None:
+        return None
+    from bsstream.audio import resample
+
+    if not resample.handles(header):
+        return None
+    f.seek(header.data_offset)
+    return _ResampledSource(name, f, header, limit=data_bytes, duration=duration)
+
+
+def _decoded_file(name: str, header: wav.WavHeader, duration: float | None) -> PcmSource:
+    """A WAV the in-process path does not take: ffmpeg."""
     tag = None if header.known_layout else header.format_tag
     try:
         source = _ffmpeg_file(name, duration=duration)
@@ -585,18 +630,6 @@ def _no_decoder(failure: Failure, tag: int | None) -> Failure:
         f"unknown WAV format tag 0x{tag:04X} (ffmpeg has no decoder for it)",
         "convert it to PCM WAV, FLAC or MP3 with the program that made it",
     )
-
-
-def _pydub_pcm(name: str) -> bytes | None:
-    """The file decoded by pydub to PCM16 16 kHz mono, or None if pydub cannot read it."""
-    with contextlib.suppress(FfmpegStartError):  # from_wav reads WAV itself, without ffmpeg
-        ffmpeg_exe()  # points pydub at our ffmpeg
-    try:
-        segment = import_pydub().from_wav(name)
-        segment = segment.set_frame_rate(SAMPLE_RATE).set_channels(1).set_sample_width(2)
-        return bytes(segment.raw_data)
-    except Exception:  # pydub raises many things for files it cannot read; ffmpeg will say why
-        return None
 
 
 def _start_ffmpeg(name: str, url: str, **options: Any) -> FfmpegPipe:
