@@ -53,7 +53,8 @@ def test_live_two_sources_golden() -> None:
 
 
 def test_live_view_shows_the_tail_while_streaming() -> None:
-    console = capture_console(height=10)  # 10 - 8 reserved lines -> the minimum of 3 rows
+    # 10 lines less the cursor's: status, a "now" line, a blank, header, rule, caption -> 3 rows
+    console = capture_console(height=10)
     sink = LiveSink(console, show_source=False, redirect_stderr=False)
     sink.begin(StreamInfo(source="call.wav", method="StreamAudio"))
     for m in load_messages(STREAM):

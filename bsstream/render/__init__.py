@@ -2,10 +2,13 @@
 
 Layout:
 
-- ``table.py``   pure builders: Timeline -> rich Table, Summary -> rich Table, the verdict line
+- ``view.py``    pure: the live frame for a terminal size (status line, "now" lines, the tail)
+- ``table.py``   pure builders: the window table's layout for a width, Timeline -> rich Table,
+                 Summary -> rich Table, the verdict line
+- ``palette.py`` pure: the one label -> colour mapping (terminal and HTML report)
 - ``plain.py``   one plain line per result (``PlainSink``), for pipes and non-terminals
 - ``jsonl.py``   one flushed JSON line per StreamResult (``JsonlSink``), for ``--json``
-- ``live.py``    the thin rich ``Live`` loop around ``build_table`` (``LiveSink``)
+- ``live.py``    the thin rich ``Live`` loop around the view (``LiveSink``)
 - ``summary.py`` the summary as plain lines and as a JSON-ready dict (shared with exports)
 
 This module holds the small text helpers every renderer shares. It imports no rich, so the

@@ -1,15 +1,20 @@
-"""The thin ``Live`` loop for terminals: a live table while results arrive, then the full table,
-the summary table and the verdict line.
+"""The thin ``Live`` loop for terminals: the live view while results arrive, then the full
+window table, the summary table and the verdict line.
 
-All layout is in :mod:`bsstream.render.table`; this module only keeps a Timeline per input
-and hands ``build_table`` to a :class:`rich.live.Live` that refreshes about four times a second
-(the table is built at refresh time, not per message, so fast streams cost nothing extra).
+All layout is in :mod:`bsstream.render.view` (the frame: status line, "now" lines, the newest
+windows) and :mod:`bsstream.render.table` (the window and summary tables); this module only
+keeps a Timeline and the status figures per input and hands the frame to a
+:class:`rich.live.Live` that refreshes about four times a second (the frame is built at refresh
+time for the console's current size, not per message, so fast streams cost nothing extra and a
+resized terminal gets a fitting frame at the next refresh).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -22,16 +27,14 @@ from bsstream.protocol.summary import Summary, SummaryBuilder
 from bsstream.protocol.timeline import Timeline
 from bsstream.render import display_text
 from bsstream.render.table import build_summary_table, build_table, verdict_line
+from bsstream.render.view import LiveStatus, build_live_view
 
 __all__ = ["LiveSink"]
 
-# Lines of the terminal the live view leaves for the header, caption and what is above it.
-RESERVED_LINES = 8
-MIN_LIVE_ROWS = 3
-
 
 class _TimelineView:
-    """What the Live shows: the tail of the timeline while streaming, all of it once finished."""
+    """What the Live shows: the live frame while streaming, the full window table once
+    finished."""
 
     def __init__(self, sink: LiveSink) -> None:
         self.sink = sink
@@ -39,11 +42,24 @@ class _TimelineView:
 
     def __rich__(self) -> RenderableType:
         sink = self.sink
+        width, height = sink.console.size
         with sink._lock:
-            max_rows = (
-                None if self.finished else max(sink.console.size.height - RESERVED_LINES, MIN_LIVE_ROWS)
+            if self.finished:
+                return build_table(
+                    sink._timeline,
+                    width=width,
+                    title=sink._title,
+                    embeddings=sink._embeddings,
+                    duration=sink._duration,
+                )
+            return build_live_view(
+                sink._timeline,
+                sink.status(),
+                width=width,
+                height=height,
+                title=sink._title,
+                embeddings=sink._embeddings,
             )
-            return build_table(sink._timeline, max_rows=max_rows, title=sink._title)
 
 
 class LiveSink:
@@ -51,6 +67,10 @@ class LiveSink:
 
     ``redirect_stderr`` (default: only when stderr is a terminal too) lets messages written to
     sys.stderr during the live view appear above the table instead of tearing it.
+    ``audio_progress``: :meth:`set_sent` will report the audio sent (a live run; replay has
+    none), so the status line says "waiting for audio" until the first chunk. ``realtime``:
+    the status line says how far behind live the newest result is. ``embeddings``: show the
+    embedding dimension (None: as the stream's config asked).
     """
 
     def __init__(
@@ -60,10 +80,18 @@ class LiveSink:
         show_source: bool,
         refresh_per_second: float = 4.0,
         redirect_stderr: bool | None = None,
+        audio_progress: bool = False,
+        realtime: bool = False,
+        embeddings: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.console = console
         self.show_source = show_source
         self.refresh_per_second = refresh_per_second
+        self.audio_progress = audio_progress
+        self.realtime = realtime
+        self.embeddings = embeddings
+        self.clock = clock
         if redirect_stderr is None:
             isatty = getattr(sys.stderr, "isatty", None)
             redirect_stderr = bool(isatty and isatty())
@@ -74,6 +102,11 @@ class LiveSink:
         self._title: str | None = None
         self._live: Live | None = None
         self._view: _TimelineView | None = None
+        self._embeddings = bool(embeddings)
+        self._duration: float | None = None
+        self._started = clock()
+        self._sent: float | None = None
+        self._behind: float | None = None
 
     # -- the Sink protocol -------------------------------------------------------------------
 
@@ -83,6 +116,13 @@ class LiveSink:
             self._timeline = Timeline()
             self._seen = SummaryBuilder()
             self._title = info.source if self.show_source else None
+            self._embeddings = (
+                bool(info.config.get("feature_embedding")) if self.embeddings is None else self.embeddings
+            )
+            self._duration = info.duration
+            self._started = self.clock()
+            self._sent = 0.0 if self.audio_progress else None
+            self._behind = None
         self._view = _TimelineView(self)
         self._live = Live(
             self._view,
@@ -98,6 +138,37 @@ class LiveSink:
         with self._lock:
             self._timeline.add(message)
             self._seen.add(message)
+            ends = [r.end for r in message.results if r.end is not None]
+            if ends and self._sent is not None:
+                self._behind = max(self._sent - max(ends), 0.0)
+
+    def set_sent(self, source: str, seconds: float) -> None:
+        """The audio sent so far for ``source`` (the session's progress callback; with scan both
+        calls report, the furthest counts)."""
+        with self._lock:
+            if self._sent is not None and seconds > self._sent:
+                self._sent = seconds
+
+    def print_above(self, line: str) -> bool:
+        """Print a message line above the live view (a stderr message while stdout and stderr
+        are the same terminal: written straight to the terminal it would tear the frame).
+        Returns False, printing nothing, when no live view is showing."""
+        live = self._live  # no lock held while printing: a refresh may be waiting for it
+        if live is None or not live.is_started:
+            return False
+        self.console.print(Text(line))  # wrapped between words at the terminal's width
+        return True
+
+    def status(self) -> LiveStatus:
+        """The status line's figures now (call with the lock held)."""
+        return LiveStatus(
+            sent=self._sent,
+            duration=self._duration,
+            results=self._timeline.results,
+            elapsed=self.clock() - self._started,
+            behind=self._behind,
+            realtime=self.realtime,
+        )
 
     def event(self, event: dict[str, Any]) -> None:
         pass  # reconnects and the like are reported on stderr by the session
@@ -124,7 +195,7 @@ class LiveSink:
         """The summary table and the deepfake verdict line (nothing when there is no summary)."""
         if summary.tasks:
             title = "Summary" if source is None else f"Summary: {display_text(source)}"
-            self.console.print(build_summary_table(summary, title=title))
+            self.console.print(build_summary_table(summary, title=title, width=self.console.width))
         verdict = verdict_line(summary)
         if verdict is not None:
             self.console.print(Text(verdict, style="bold"))

@@ -1,0 +1,211 @@
+"""Pure: the live view's frame for a terminal of a given size. No I/O, no Live.
+
+While a stream runs, one frame, never taller than the terminal, top to bottom::
+
+    call.wav                                   (the input's name, when several are streamed)
+    streaming · sent 12.3 s of 169.0 s · 42 results · 0:12 elapsed · 0.4 s behind live
+    gender         female 0.99   age         23 - 30 0.63   ...     (now: newest per task)
+    ...
+    <blank>
+    time         lvl  gender  age      emotion  ...                 (the newest windows)
+    ─────────────────────────────────────────────
+    8.16-10.16   seg  female  23 - 30  neutral  ...
+    N earlier rows hidden; all print when the stream ends
+
+The status line shows from the first chunk (audio sent, results received, time elapsed, and
+with ``--realtime`` how far the newest result is behind the audio being sent); the "now" lines
+show each task's newest label and posterior (its newest segment result; utterance results show
+in the table); the window table below is the tail of :func:`bsstream.render.table.build_table`
+that fits, so the newest results are always on screen. When the stream ends the frame becomes
+the full window table (see :mod:`bsstream.render.live`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from bsstream.protocol.timeline import Timeline
+from bsstream.render import display_text
+from bsstream.render.table import (
+    EMBEDDING_MIN,
+    POSTERIOR,
+    Layout,
+    build_table,
+    cell_text,
+    fit,
+    label_width,
+    plan_layout,
+    shown_tasks,
+)
+
+__all__ = ["LiveStatus", "build_live_view", "format_clock", "now_lines", "status_text"]
+
+TILE_GAP = 3  # spaces between two tiles of the "now" lines
+NAME_CAP = 16  # a task name in the "now" lines is cut with "…" past this
+MIN_TAIL_ROWS = 2  # below this the "now" lines give way to the table
+SPARE_LINES = 1  # the line the cursor sits on below the frame
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """What the status line says (all numbers measured by the caller)."""
+
+    sent: float | None = None  # audio seconds sent so far (None: not known, as in replay)
+    duration: float | None = None  # the input's length, when known
+    results: int = 0
+    elapsed: float = 0.0  # wall seconds since the stream began
+    behind: float | None = None  # --realtime: how far the newest result is behind the audio sent
+    realtime: bool = False
+
+
+def format_clock(seconds: float) -> str:
+    """``0:07``, ``12:30``, ``1:02:03``: elapsed wall time."""
+    total = int(seconds) if math.isfinite(seconds) and seconds > 0 else 0
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _results(n: int, short: bool) -> str:
+    if short:
+        return f"{n} res"
+    return "no results yet" if n == 0 else f"{n} result{'s' if n != 1 else ''}"
+
+
+def status_text(status: LiveStatus, width: int) -> Text:
+    """The status line, as long as ``width`` allows: the most telling wording that fits, then
+    the same with fewer words, then cut with ``…``."""
+    sent = status.sent
+    waiting = sent is None or sent <= 0
+    state = "waiting for audio" if waiting and status.results == 0 and sent is not None else "streaming"
+    of = f" of {status.duration:.1f} s" if status.duration is not None and status.duration > 0 else ""
+    slash = f"/{status.duration:.1f}" if of else ""
+    clock = format_clock(status.elapsed)
+    behind = status.behind if status.realtime else None
+    results = _results(status.results, False)
+    full, compact = [state], [state]
+    if sent is not None:
+        full.append(f"sent {sent:.1f} s{of}")
+        compact.append(f"sent {sent:.1f}{slash} s")
+    full += [results, f"{clock} elapsed"]
+    compact += [results, clock]
+    if behind is not None:
+        full.append(f"{behind:.1f} s behind live")
+        compact.append(f"{behind:.1f} s behind live")
+    terse = compact[1:] if state == "streaming" else list(compact)  # what the screen already says
+    if behind is not None:
+        terse[-1] = f"{behind:.1f} s behind"
+    tiny = [p.replace("sent ", "") for p in terse]
+    tiny = [_results(status.results, True) if p == results else p for p in tiny]
+    if behind is not None:
+        tiny[-1] = f"lag {behind:.1f} s"
+    variants = [full, compact, terse, tiny]
+    for parts in variants:
+        line = " · ".join(parts)
+        if cell_len(line) <= width:
+            return Text(line, style="bold")
+    return Text(fit(" · ".join(variants[-1]), width), style="bold")
+
+
+def _tiles(timeline: Timeline, embeddings: bool) -> list[tuple[str, Text, int]]:
+    """Per task shown: its name, its newest cell as text, and the width of its values."""
+    tiles = []
+    for task, embedding in shown_tasks(timeline, embeddings=embeddings):
+        value_width = EMBEDDING_MIN if embedding else label_width(timeline, task) + POSTERIOR
+        cell = timeline.now(task)
+        tiles.append((display_text(task), cell_text(cell, width=value_width), value_width))
+    return tiles
+
+
+def now_lines(timeline: Timeline, width: int, *, embeddings: bool = False) -> list[Text]:
+    """The "now" lines: per task its name and newest label with posterior, as many tasks to a
+    line as fit (columns aligned; sized from the label vocabularies, so they do not move)."""
+    tiles = _tiles(timeline, embeddings)
+    if not tiles:
+        return []
+
+    def widths(per_line: int) -> tuple[list[int], list[int]]:
+        names, values = [0] * per_line, [0] * per_line
+        for i, (name, _, value_width) in enumerate(tiles):
+            j = i % per_line
+            names[j] = max(names[j], min(cell_len(name), NAME_CAP))
+            values[j] = max(values[j], value_width)
+        return names, values
+
+    def fits(per_line: int) -> bool:
+        names, values = widths(per_line)
+        return sum(names) + sum(values) + per_line + TILE_GAP * (per_line - 1) <= width
+
+    most = next((n for n in range(len(tiles), 0, -1) if fits(n)), 1)
+    lines_needed = math.ceil(len(tiles) / most)
+    per_line = math.ceil(len(tiles) / lines_needed)  # as many lines, evenly filled
+    if not fits(per_line):
+        per_line = most
+    names, values = widths(per_line)
+    lines = []
+    for start in range(0, len(tiles), per_line):
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for j, (name, value, _) in enumerate(tiles[start : start + per_line]):
+            if j:
+                line.append(" " * TILE_GAP)
+            line.append(fit(name, names[j]).ljust(names[j]), style="dim")
+            line.append(" ")
+            padded = value.copy()
+            padded.pad_right(max(values[j] - padded.cell_len, 0))
+            line.append_text(padded)
+        line.rstrip()
+        line.truncate(width, overflow="ellipsis")
+        lines.append(line)
+    return lines
+
+
+def build_live_view(
+    timeline: Timeline,
+    status: LiveStatus,
+    *,
+    width: int,
+    height: int,
+    title: str | None = None,
+    embeddings: bool = False,
+) -> RenderableType:
+    """The frame shown while streaming, at most ``height`` - 1 lines and ``width`` columns."""
+    budget = max(height - SPARE_LINES, 1)
+    head: list[RenderableType] = []
+    if title is not None:
+        head.append(Text(fit(display_text(title), width), style="bold", no_wrap=True))
+    head.append(status_text(status, width))
+    if not timeline.rows:
+        head.append(Text(fit("waiting for the first result…", width), style="dim", no_wrap=True))
+        return Group(*head[:budget])
+    now = now_lines(timeline, width, embeddings=embeddings)
+    rows = len(timeline.rows)
+
+    def tail_rows(layout: Layout, with_now: bool) -> int:
+        """How many windows fit under the head (and the now lines) with this layout."""
+        used = len(head) + (len(now) + 1 if with_now else 0) + layout.decks + 1
+        used += 1 if layout.hidden else 0  # the caption naming the tasks left out
+        room = (budget - used) // layout.decks
+        if rows > room:
+            room = (budget - used - 1) // layout.decks  # a caption line says how many are hidden
+        return room
+
+    layout = plan_layout(timeline, width, embeddings=embeddings, duration=status.duration)
+    while tail_rows(layout, False) < 1 and layout.decks > 1:  # a short terminal: fewer decks
+        layout = plan_layout(
+            timeline, width, embeddings=embeddings, duration=status.duration, max_decks=layout.decks - 1
+        )
+    if tail_rows(layout, False) < 1:
+        return Group(*head[:budget])  # not even one window fits: the status alone
+    with_now = bool(now) and tail_rows(layout, True) >= min(MIN_TAIL_ROWS, rows)
+    keep = tail_rows(layout, with_now)
+    parts: list[RenderableType] = list(head)
+    if with_now:
+        parts.extend(now)
+        parts.append(Text(""))
+    parts.append(build_table(timeline, layout=layout, max_rows=keep))
+    return Group(*parts)
