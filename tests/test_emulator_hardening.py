@@ -50,7 +50,7 @@ class Serve:
 
     def stop(self) -> str:
         self.proc.terminate()
-        _, err = self.proc.communicate(timeout=10)
+        _, err = self.proc.communicate(timeout=30)
         return err
 
 
