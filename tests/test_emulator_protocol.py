@@ -27,6 +27,8 @@ BEHAVIORAL_TASKS = {
     "speaking_rate",
     "hesitation",
     "engagement",
+    "politeness",
+    "language",
     "features",
 }
 
@@ -246,7 +248,7 @@ def test_feature_embedding(emu: Emulator, jfk: bytes) -> None:
     assert feats
     for r in feats:
         values = json.loads(r.embedding)
-        assert len(values) == 12 and all(isinstance(v, float) for v in values)
+        assert len(values) == 728 and all(isinstance(v, float) for v in values)  # the vendor SDK's size
         assert r.final_label == "" and len(r.prediction) == 0
 
 

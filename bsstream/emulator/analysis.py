@@ -2,9 +2,10 @@
 
 No grpc and no protobuf here. Audio goes in as PCM16 bytes in any chunking; windows
 (segments of 2 s of speech, utterances ended by a 0.5 s pause) come out with measurements,
-and the label functions turn measurements into soft posteriors. Everything is a documented
-heuristic (see the README, "The local emulator"), deterministic, and independent of how the
-bytes were chunked.
+and the label functions turn measurements into posteriors calibrated to the distance from each
+rule's boundary. The tasks and labels are one table, ``LABEL_SETS``, with where each name comes
+from. Everything is a documented heuristic (see the README, "The local emulator"), deterministic,
+and independent of how the bytes were chunked.
 """
 
 from __future__ import annotations
@@ -43,11 +44,30 @@ MAX_STEP_SECONDS = 1.0
 # A window whose pitch and loudness hardly move (a steady buzz, a square wave) is not speech.
 STEADY_F0_STD_ST = 0.2
 STEADY_ENERGY_STD_DB = 1.0
+MIN_FORMANT_FRAMES = 3  # a window's formant spacing needs at least this many measured frames
+SPEED_OF_SOUND_CM_S = 35000.0
 
 # Pitch.
 F0_MIN, F0_MAX = 60.0, 400.0
 VOICING_MIN = 0.45  # normalised autocorrelation peak for a frame to count as voiced
 CLEAN_PERIODICITY = 0.90  # voiced frames this periodic are 'clean' (pitch roughness uses only these)
+
+# Formants (for the vocal-tract-length cue): linear prediction of the 0-4 kHz band only
+# (selective LPC from the power spectrum), so 8 kHz telephone audio measures like wideband audio.
+LPC_ORDER = 10  # 4 formants below 4 kHz plus the spectral tilt
+LPC_BAND_HZ = 4000.0
+PRE_EMPHASIS = 0.97  # +6 dB/octave, as for formant analysis
+FORMANT_MIN_HZ, FORMANT_MAX_HZ = 150.0, 3850.0
+FORMANT_MAX_BANDWIDTH_HZ = 500.0  # wider poles are spectral shaping, not formants
+FORMANT_MIN_PERIODICITY = 0.60  # only clearly voiced frames...
+FORMANT_MIN_DB = -50.0  # ...that are not faint
+FORMANT_EVERY = 2  # ...on every 2nd frame: 40 ms windows at a 40 ms hop (the cost is the root finding)
+# The high band (deepfake cue): 4-7 kHz against 0.1-4 kHz. Its top is lowered to 0.45 x the
+# declared input rate, and below 4.5 kHz it is not measured: upsampled narrowband audio has only
+# images of the low band there.
+HF_BAND_HZ = (4000.0, 7000.0)
+HF_MIN_TOP_HZ = 4500.0
+LF_BAND_HZ = (100.0, 4000.0)
 
 SEGMENT = "segment"
 UTTERANCE = "utterance"
@@ -167,11 +187,20 @@ def _hann_autocorr() -> FloatArray:
     return np.asarray(r / r[0], dtype=np.float64)
 
 
+def _bins(lo_hz: float, hi_hz: float) -> slice:
+    return slice(int(lo_hz * NFFT / RATE), int(hi_hz * NFFT / RATE))
+
+
 _HANN = np.hanning(WINDOW)
 _HANN_R = _hann_autocorr()
 _LAG_MIN = int(RATE / F0_MAX)
 _LAG_MAX = math.ceil(RATE / F0_MIN)
-_BAND = slice(int(250 * NFFT / RATE), int(4000 * NFFT / RATE))
+_BAND = _bins(250, 4000)
+_HF = _bins(*HF_BAND_HZ)
+_LF = _bins(*LF_BAND_HZ)
+_LPC_BINS = int(LPC_BAND_HZ * NFFT / RATE) + 1  # 0..4 kHz inclusive: a signal sampled at 8 kHz
+_LPC_PRE = 1.0 + PRE_EMPHASIS**2 - 2.0 * PRE_EMPHASIS * np.cos(np.linspace(0.0, np.pi, _LPC_BINS))
+_LPC_RATE = 2.0 * LPC_BAND_HZ
 
 
 @dataclass(frozen=True)
@@ -183,10 +212,28 @@ class FrameBatch:
     periodicity: FloatArray  # normalised autocorrelation at the pitch lag (0..1)
     flatness: FloatArray  # spectral flatness 250-4000 Hz (1 = white noise)
     tonality: FloatArray  # share of energy near the strongest spectral peak (1 = pure tone)
+    hf_ratio_db: FloatArray  # energy 4-7 kHz relative to 0.1-4 kHz, dB
+    hf_flatness: FloatArray  # spectral flatness 4-7 kHz (1 = noise, near 0 = harmonics)
+    lpc_r: FloatArray  # (n, LPC_ORDER + 1) autocorrelation of the 0-4 kHz band; nan rows: no formants
 
 
-def frame_features(windows: FloatArray) -> FrameBatch:
-    """Measure a (n, 640) matrix of 40 ms windows; each frame is the last 320 samples."""
+def hf_band(sample_rate: int) -> slice | None:
+    """The 1024-point FFT bins of the high band for input declared at ``sample_rate`` (None: none)."""
+    top = min(HF_BAND_HZ[1], 0.45 * sample_rate)
+    return _bins(HF_BAND_HZ[0], top) if top >= HF_MIN_TOP_HZ else None
+
+
+def frame_features(
+    windows: FloatArray, first_frame: int | None = None, high_band: slice | None = _HF
+) -> FrameBatch:
+    """Measure a (n, 640) matrix of 40 ms windows; each frame is the last 320 samples.
+
+    Formants are solved later, a window at a time (:func:`spacing_from_autocorrelation`): here
+    only the band's autocorrelation is kept, for clearly voiced frames. ``first_frame`` is the
+    stream frame number of row 0: then only every ``FORMANT_EVERY``-th stream frame is kept (at
+    2, 40 ms windows that just meet: half the cost, little lost). Without it every such row is.
+    ``high_band`` is the FFT bin range of the high band (:func:`hf_band`); None: not measured.
+    """
     current = windows[:, WINDOW - FRAME :]
     rms_db = 10.0 * np.log10(np.mean(current**2, axis=1) + 1e-12)
     x = windows - windows.mean(axis=1, keepdims=True)
@@ -199,7 +246,75 @@ def frame_features(windows: FloatArray) -> FrameBatch:
     near_peak = cs[:, 7:] - cs[:, :-7]  # 7-bin sums: +-47 Hz, the Hann main lobe
     tonality = near_peak.max(axis=1) / total
     f0, periodicity = _pitch(power)
-    return FrameBatch(rms_db, f0, periodicity, flatness, tonality)
+    if high_band is None:
+        hf_ratio_db = hf_flatness = np.full(len(power), np.nan)
+    else:
+        high = power[:, high_band] + 1e-14
+        high_sum = high.sum(axis=1)
+        hf_ratio_db = 10.0 * np.log10(high_sum / (power[:, _LF].sum(axis=1) + 1e-14))
+        hf_flatness = np.exp(np.mean(np.log(high), axis=1)) / (high_sum / high.shape[1])
+    measure = (periodicity >= FORMANT_MIN_PERIODICITY) & (rms_db > FORMANT_MIN_DB)
+    if first_frame is not None:
+        measure &= (first_frame + np.arange(len(measure))) % FORMANT_EVERY == 0
+    lpc_r = np.full((len(measure), LPC_ORDER + 1), np.nan)
+    rows = np.flatnonzero(measure)
+    if len(rows):
+        lpc_r[rows] = lpc_autocorrelation(power[rows])
+    return FrameBatch(rms_db, f0, periodicity, flatness, tonality, hf_ratio_db, hf_flatness, lpc_r)
+
+
+_TOEPLITZ = np.abs(np.arange(LPC_ORDER)[:, None] - np.arange(LPC_ORDER)[None, :])
+
+
+def lpc_autocorrelation(power: FloatArray) -> FloatArray:
+    """Autocorrelation (lags 0..LPC_ORDER) of the pre-emphasised 0-4 kHz band of each row of
+    1024-point power spectra, as if that band were a signal sampled at 8 kHz."""
+    # an inverse FFT, not a matrix product: BLAS sums in an order that depends on the row count,
+    # and the windows must not depend on how the stream was chunked
+    r = np.fft.irfft(power[:, :_LPC_BINS] * _LPC_PRE, 2 * (_LPC_BINS - 1), axis=1)[:, : LPC_ORDER + 1]
+    r[:, 0] *= 1.0 + 1e-4  # a whisper of white noise keeps the normal equations well conditioned
+    return np.asarray(r, dtype=np.float64)
+
+
+def formants_from_autocorrelation(r: FloatArray) -> FloatArray:
+    """Formant frequencies (Hz, ascending, nan-padded to LPC_ORDER // 2 columns) per row: LPC of
+    order 10 (the normal equations solved in one batched call), the roots of the predictor,
+    kept when between 150 and 3850 Hz with a bandwidth under 500 Hz."""
+    out = np.full((len(r), LPC_ORDER // 2), np.nan)
+    ok = np.isfinite(r).all(axis=1) & (r[:, 0] > 1e-20)
+    if not ok.any():
+        return out
+    r = r[ok]
+    a = np.linalg.solve(r[:, _TOEPLITZ], -r[:, 1:, None])[:, :, 0]
+    companion = np.zeros((len(a), LPC_ORDER, LPC_ORDER))
+    companion[:, 0, :] = -a
+    companion[:, np.arange(1, LPC_ORDER), np.arange(LPC_ORDER - 1)] = 1.0
+    roots = np.linalg.eigvals(companion)
+    freq = np.angle(roots) * (_LPC_RATE / (2.0 * np.pi))
+    bandwidth = -np.log(np.maximum(np.abs(roots), 1e-12)) * (_LPC_RATE / np.pi)
+    keep = (freq > FORMANT_MIN_HZ) & (freq < FORMANT_MAX_HZ) & (bandwidth < FORMANT_MAX_BANDWIDTH_HZ)
+    found = np.sort(np.where(keep, freq, np.inf), axis=1)[:, : LPC_ORDER // 2]
+    found[np.isinf(found)] = np.nan
+    out[ok] = found
+    return out
+
+
+_SPACING_K = np.arange(1, 5) - 0.5  # F_k = (k - 1/2) * spacing for a uniform tube closed at one end
+
+
+def spacing_from_autocorrelation(r: FloatArray) -> FloatArray:
+    """Formant spacing (Hz) per row: the least-squares fit through the origin of
+    F_k = (k - 1/2) * spacing over the first (up to 4) formants; nan with fewer than 3."""
+    f = formants_from_autocorrelation(r)[:, :4]
+    have = np.isfinite(f)
+    k = np.where(have, _SPACING_K, 0.0)
+    spacing = (np.where(have, f, 0.0) * k).sum(axis=1) / np.maximum((k * k).sum(axis=1), 1e-12)
+    return np.where(have.sum(axis=1) >= 3, spacing, np.nan)
+
+
+def formant_spacing(power: FloatArray) -> FloatArray:
+    """Formant spacing (Hz) of each row of 1024-point power spectra (nan where not measurable)."""
+    return spacing_from_autocorrelation(lpc_autocorrelation(power))
 
 
 def _pitch(power: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -246,6 +361,16 @@ class Measures:
     pause_ratio: float  # share of non-speech frames inside the window
     clean_triplets: int = 0  # runs of three clean voiced frames behind roughness_st
     digital_silence: bool = False  # the stream so far held >= 50 ms of exact-zero samples
+    formant_spacing_hz: float = math.nan  # median formant spacing of the measured frames
+    formant_frames: int = 0  # frames behind formant_spacing_hz
+    hf_ratio_db: float = math.nan  # median over voiced speech frames: 4-7 kHz vs 0.1-4 kHz, dB
+    hf_flatness: float = math.nan  # median over voiced speech frames: flatness of 4-7 kHz
+
+    @property
+    def vtl_cm(self) -> float:
+        """Apparent vocal-tract length (cm): a uniform tube closed at the glottis has formants
+        (k - 1/2) * c / (2 L), so L = c / (2 * spacing), with c = 35,000 cm/s."""
+        return SPEED_OF_SOUND_CM_S / (2.0 * self.formant_spacing_hz)
 
 
 @dataclass(frozen=True)
@@ -294,9 +419,26 @@ def _roughness(f0: FloatArray, clean: npt.NDArray[np.bool_]) -> tuple[float, int
     return (float(np.median(d2)), len(d2)) if len(d2) else (0.0, 0)
 
 
-def measure(db: FloatArray, f0: FloatArray, per: FloatArray, speech: npt.NDArray[np.bool_]) -> Measures:
+def _median(x: FloatArray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else math.nan
+
+
+def measure(
+    db: FloatArray,
+    f0: FloatArray,
+    per: FloatArray,
+    speech: npt.NDArray[np.bool_],
+    hf_ratio: FloatArray | None = None,
+    hf_flat: FloatArray | None = None,
+    spacing: FloatArray | None = None,
+) -> Measures:
     """Measurements of one window from its per-frame rows (a slice of the stream)."""
     n = len(db)
+    nan = np.full(n, np.nan)
+    hf_ratio = nan if hf_ratio is None else hf_ratio
+    hf_flat = nan if hf_flat is None else hf_flat
+    spacing = nan if spacing is None else spacing
     voiced = (f0 > 0) & speech
     n_speech = int(speech.sum())
     f0v = f0[voiced]
@@ -325,6 +467,8 @@ def measure(db: FloatArray, f0: FloatArray, per: FloatArray, speech: npt.NDArray
         loud, estd, edelta = -120.0, 0.0, 0.0
     speech_seconds = n_speech * FRAME_SECONDS
     peaks = _syllable_peaks(db, speech, f0 > 0)
+    spaced = spacing[speech]
+    spaced = spaced[np.isfinite(spaced)]
     return Measures(
         duration=n * FRAME_SECONDS,
         speech_seconds=speech_seconds,
@@ -340,6 +484,10 @@ def measure(db: FloatArray, f0: FloatArray, per: FloatArray, speech: npt.NDArray
         periodicity=periodicity,
         syllable_rate=peaks / speech_seconds if speech_seconds else 0.0,
         pause_ratio=1.0 - n_speech / n if n else 0.0,
+        formant_spacing_hz=float(np.median(spaced)) if len(spaced) >= MIN_FORMANT_FRAMES else math.nan,
+        formant_frames=len(spaced),
+        hf_ratio_db=_median(hf_ratio[voiced]),
+        hf_flatness=_median(hf_flat[voiced]),
     )
 
 
@@ -358,21 +506,44 @@ class _Rows:
     f0: list[float] = field(default_factory=list)
     per: list[float] = field(default_factory=list)
     speech: list[bool] = field(default_factory=list)
+    hf_ratio: list[float] = field(default_factory=list)
+    hf_flat: list[float] = field(default_factory=list)
+    lpc: list[FloatArray | None] = field(default_factory=list)  # band autocorrelation, formant frames
+    spacing: list[float] = field(default_factory=list)  # solved for the first len(spacing) rows
 
     def reset(self, base: int) -> None:
         self.base = base
-        self.db.clear()
-        self.f0.clear()
-        self.per.clear()
-        self.speech.clear()
+        self.lpc.clear()
+        for rows in (self.db, self.f0, self.per, self.speech, self.hf_ratio, self.hf_flat, self.spacing):
+            rows.clear()
+
+    def _solve(self, b: int) -> None:
+        """Formant spacing of rows [len(spacing), b): one batched solve per window, not per message;
+        only speech rows (windows measure nothing else)."""
+        done = len(self.spacing)
+        if b <= done:
+            return
+        pending = self.lpc[done:b]
+        speech = self.speech[done:b]
+        values = [math.nan] * len(pending)
+        have = [(i, r) for i, r in enumerate(pending) if r is not None and speech[i]]
+        if have:
+            solved = spacing_from_autocorrelation(np.stack([r for _, r in have]))
+            for (i, _), v in zip(have, solved.tolist(), strict=True):
+                values[i] = v
+        self.spacing.extend(values)
 
     def measure(self, start: int, end: int) -> Measures:
         a, b = start - self.base, end - self.base
+        self._solve(b)
         return measure(
             np.asarray(self.db[a:b]),
             np.asarray(self.f0[a:b]),
             np.asarray(self.per[a:b]),
             np.asarray(self.speech[a:b], dtype=bool),
+            np.asarray(self.hf_ratio[a:b]),
+            np.asarray(self.hf_flat[a:b]),
+            np.asarray(self.spacing[a:b]),
         )
 
 
@@ -397,7 +568,17 @@ class Segmenter:
         self._seg_index = 0
         self._utt_index = 0
 
-    def push(self, frame_no: int, speech: bool, db: float, f0: float, per: float) -> list[Window]:
+    def push(
+        self,
+        frame_no: int,
+        speech: bool,
+        db: float,
+        f0: float,
+        per: float,
+        hf_ratio: float = math.nan,
+        hf_flat: float = math.nan,
+        lpc: FloatArray | None = None,
+    ) -> list[Window]:
         if not self._in_utt:
             if not speech:
                 return []
@@ -411,6 +592,9 @@ class Segmenter:
         rows.f0.append(f0)
         rows.per.append(per)
         rows.speech.append(speech)
+        rows.hf_ratio.append(hf_ratio)
+        rows.hf_flat.append(hf_flat)
+        rows.lpc.append(lpc)
         out: list[Window] = []
         if speech:
             self._last_speech = frame_no
@@ -472,6 +656,7 @@ class StreamAnalyzer:
         self._pending: FloatArray = np.zeros(WINDOW - FRAME)  # history + not yet framed samples
         self._frame_no = 0
         self._step_bytes = 2 * max(1, int(sample_rate * MAX_STEP_SECONDS))
+        self._high_band = hf_band(sample_rate)
 
     @property
     def seconds(self) -> float:
@@ -523,7 +708,7 @@ class StreamAnalyzer:
         ]
 
     def _frames(self, windows: FloatArray) -> list[Window]:
-        feats = frame_features(windows)
+        feats = frame_features(windows, self._frame_no, self._high_band)
         pcm = np.clip(np.round(windows[:, WINDOW - FRAME :] * 32768.0), -32768, 32767).astype("<i2")
         gate = (
             (feats.rms_db > ENERGY_FLOOR_DB)
@@ -534,9 +719,13 @@ class StreamAnalyzer:
         is_speech = self._vad.is_speech
         push = self._segmenter.push
         db, f0, per = feats.rms_db.tolist(), feats.f0.tolist(), feats.periodicity.tolist()
+        hfr, hfl = feats.hf_ratio_db.tolist(), feats.hf_flatness.tolist()
+        lpc_r = feats.lpc_r
+        has_lpc = np.isfinite(lpc_r[:, 0]).tolist()
         for i, ok in enumerate(gate.tolist()):
             speech = bool(ok) and is_speech(pcm[i].tobytes(), RATE)
-            out.extend(push(self._frame_no, speech, db[i], f0[i], per[i]))
+            lpc = lpc_r[i] if has_lpc[i] else None
+            out.extend(push(self._frame_no, speech, db[i], f0[i], per[i], hfr[i], hfl[i], lpc))
             self._frame_no += 1
         return self._mark(out)
 
@@ -575,10 +764,12 @@ def softmax(scores: Sequence[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-def _task(task: str, labels: Sequence[str], probs: Sequence[float]) -> TaskOutput:
+def _task(task: str, labels: Sequence[str], probs: Sequence[float], doubt: float = 0.0) -> TaskOutput:
+    """Normalise, mix with the uniform distribution by ``doubt`` (see TASK_DOUBT), sort best first."""
     total = sum(probs) or 1.0
-    probs = [p / total for p in probs]
-    order = sorted(range(len(labels)), key=lambda i: -probs[i])
+    k = len(labels)
+    probs = [(1.0 - doubt) * p / total + doubt / k for p in probs]
+    order = sorted(range(k), key=lambda i: -probs[i])
     return TaskOutput(
         task,
         tuple(labels[i] for i in order),
@@ -591,10 +782,82 @@ def semitones(f: float, ref: float) -> float:
     return 12.0 * math.log2(f / ref)
 
 
-# Reference points of the heuristics (see the README, "The local emulator").
-GENDER_BOUNDARY_HZ = 160.0
-MALE_NORM_HZ, FEMALE_NORM_HZ = 120.0, 210.0
+@dataclass(frozen=True)
+class LabelSet:
+    """A task the emulator sends, its labels, and where the names come from."""
+
+    task: str
+    labels: tuple[str, ...]  # in the order the heuristic computes them (the wire sorts best first)
+    source: str
+
+
 AGES = ("18 - 22", "23 - 30", "31 - 45", "46 - 65")
+# emotion: the nearest of these (arousal, valence) prototypes
+EMOTION_PROTOTYPES = {"neutral": (0.0, 0.0), "happy": (1.2, 1.0), "angry": (1.2, -1.0), "sad": (-1.2, -0.5)}
+# A fixed guess (the emulator identifies no language): 'en' first, as in the vendor SDK's example.
+LANGUAGE_GUESS = (
+    ("en", 0.40),
+    ("es", 0.10),
+    ("fr", 0.10),
+    ("de", 0.10),
+    ("it", 0.10),
+    ("pt", 0.10),
+    ("el", 0.10),
+)
+# The vendor SDK documents the features embedding as "a stringified array of length 728".
+EMBEDDING_SIZE = 728
+
+_VENDOR = "vendor docs (API contract; the SDK's README example)"
+_TASK_ONLY = "task named by the vendor; label names are the emulator's choice"
+LABEL_SETS: dict[str, LabelSet] = {
+    s.task: s
+    for s in (
+        LabelSet("gender", ("male", "female"), _VENDOR),
+        LabelSet("age", AGES, _VENDOR),
+        LabelSet("emotion", tuple(EMOTION_PROTOTYPES), _VENDOR),
+        LabelSet("strength", ("weak", "neutral", "strong"), "vendor docs (API contract)"),
+        LabelSet("positivity", ("negative", "neutral", "positive"), "vendor docs (API contract)"),
+        LabelSet(
+            "speaking_rate", ("slow", "normal", "fast"), "vendor docs (API contract lists these and more)"
+        ),
+        LabelSet("hesitation", ("no", "yes"), _TASK_ONLY),
+        LabelSet("engagement", ("disengaged", "neutral", "engaged"), _TASK_ONLY),
+        LabelSet("politeness", ("rude", "neutral", "polite"), _TASK_ONLY),
+        LabelSet(
+            "language",
+            tuple(code for code, _ in LANGUAGE_GUESS),
+            "ISO 639-1 codes; 'en' as in the vendor SDK's README example, the rest the emulator's choice",
+        ),
+        LabelSet("features", (), f"vendor docs: embedding only, empty label; {EMBEDDING_SIZE} values (SDK)"),
+        LabelSet("deepfake", ("bonafide", "spoofed"), "vendor docs (API contract)"),
+    )
+}
+BEHAVIORAL_TASKS = tuple(t for t in LABEL_SETS if t != "deepfake")  # the order StreamAudio sends them
+# How weak each task's cue is: its posteriors are mixed with the uniform distribution by this
+# share, so e.g. age (0.5, four classes) never claims more than 0.5 + 0.5 / 4 = 0.625.
+TASK_DOUBT = {
+    "gender": 0.0,  # bounded by its own cue weights (at most 0.98)
+    "age": 0.5,
+    "emotion": 0.4,
+    "strength": 0.2,
+    "positivity": 0.4,
+    "speaking_rate": 0.2,
+    "hesitation": 0.2,
+    "engagement": 0.4,
+    "politeness": 0.5,
+    "deepfake": 0.0,  # bounded by its own clip (at most 0.95)
+}
+
+# Reference points of the heuristics (see the README, "The local emulator").
+# gender: F0 and formant spacing (apparent vocal-tract length), with the pitch range.
+GENDER_F0_HZ = 165.0  # between typical adult male (~120 Hz) and female (~210 Hz) speaking pitch
+GENDER_SPACING_HZ = 1075.0  # apparent VTL 16.3 cm: men measure ~1000 Hz here (17.5 cm), women ~1150
+PITCH_CUE_MAX, PITCH_CUE_ST = 1.0, 4.0  # logit at most +-1 (73 %); tanh of semitones / 4
+VTL_CUE_MAX, VTL_CUE_ST = 3.0, 1.5  # logit at most +-3 (95 %); tanh of semitones / 1.5
+VTL_EVIDENCE_FRAMES = 10  # the VTL cue weighs n / (n + 10) for n frames with measured formants
+PITCH_RANGE_ST, PITCH_RANGE_SOFT_ST = 5.0, 3.0  # pitch spread above 5 st: the pitch cue / (1 + excess / 3)
+MALE_NORM_HZ, FEMALE_NORM_HZ = 120.0, 210.0
+PITCH_HEIGHT_MAX_ST = 4.0
 STRENGTH_DB = (-32.0, -20.0)
 RATE_SYLL = (2.0, 3.5)
 PITCH_VAR_NORM_ST = 6.0  # typical pitch variation of read/conversational speech (semitones)
@@ -603,10 +866,43 @@ SYLLABLE_NORM = 3.0
 HESITATION_PAUSE = 0.20
 AROUSAL = (-0.6, 0.6)
 POSITIVITY = (-0.6, 0.6)
-EMOTION_PROTOTYPES = {"neutral": (0.0, 0.0), "happy": (1.2, 1.0), "angry": (1.2, -1.0), "sad": (-1.2, -0.5)}
-# deepfake: digital silence in the stream, or a machine-smooth pitch contour
+POLITENESS = (-0.6, 0.6)
+POLITENESS_LOUDNESS_DB = -26.0
+# deepfake: a prior towards bonafide, a noise-filled high band, an unsteady or machine-smooth pitch.
+SPOOF_PRIOR = -1.25  # no evidence either way: 22 % spoofed
+SPOOF_MAX = 3.0  # the verdict never claims more than 95 % either way
+HF_GATE_DB = (-34.0, -31.5)  # the high-band cue counts from 0 (4-7 kHz 34 dB under 0.1-4 kHz) to fully (31.5)
+HF_MIN_FRAMES = 10  # voiced frames needed for the high-band cue
+HF_FLATNESS_BOUNDARY = 0.088  # median 4-7 kHz flatness of voiced frames: above, noise-filled
+HF_CUE_MAX, HF_CUE_OCT = 2.5, 0.6  # logit at most +-2.5; tanh of octaves (log2) from the boundary / 0.6
+ROUGH_BOUNDARY_ST, ROUGH_SCALE_ST, ROUGH_CUE_MAX = 0.20, 0.05, 0.8  # only adds: tanh((r - 0.20) / 0.05)
+ROUGH_FULL_TRIPLETS = 20  # the roughness cues weigh min(1, triplets / 20)
 SMOOTH_ROUGHNESS_ST = 0.05  # median |2nd difference| of pitch below this (semitones) is machine-smooth
-SMOOTH_MIN_TRIPLETS = 20  # ...measured over at least this many clean voiced frame triples
+SMOOTH_CUE_MAX = 3.0
+
+
+def _finite(x: float) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+def gender_logit(m: Measures) -> float:
+    """Evidence for female (logit): a pitch cue and a vocal-tract-length cue, each bounded.
+
+    Pitch: tanh(semitones of median F0 above 165 Hz / 4), at most +-1, divided by
+    1 + (pitch spread - 5 st) / 3 when the spread exceeds 5 st (raised, declamatory speech lifts
+    F0, not the vocal tract). VTL: tanh(semitones of the formant spacing above 1075 Hz / 1.5),
+    at most +-3, weighted n / (n + 10) by its n measured frames. Without formants the pitch cue
+    alone says at most 73 %.
+    """
+    logit = 0.0
+    if _finite(m.f0_median):
+        weight = 1.0 / (1.0 + max(0.0, m.f0_std_st - PITCH_RANGE_ST) / PITCH_RANGE_SOFT_ST)
+        logit += weight * PITCH_CUE_MAX * math.tanh(semitones(m.f0_median, GENDER_F0_HZ) / PITCH_CUE_ST)
+    if _finite(m.formant_spacing_hz):
+        weight = m.formant_frames / (m.formant_frames + VTL_EVIDENCE_FRAMES)
+        st = semitones(m.formant_spacing_hz, GENDER_SPACING_HZ)
+        logit += weight * VTL_CUE_MAX * math.tanh(st / VTL_CUE_ST)
+    return logit
 
 
 @dataclass(frozen=True)
@@ -614,16 +910,16 @@ class Derived:
     """Dimensionless scores the behavioural labels share."""
 
     female: float  # P(female)
-    pitch_height: float  # semitones above the norm of the likelier gender
+    pitch_height: float  # semitones above the gender norm (geometric blend by P(female)), clipped to +-4
     arousal: float
     valence: float
 
 
 def derive(m: Measures) -> Derived:
-    f0 = m.f0_median if math.isfinite(m.f0_median) and m.f0_median > 0 else GENDER_BOUNDARY_HZ
-    female = _sigmoid(semitones(f0, GENDER_BOUNDARY_HZ) / 1.5)
-    norm = FEMALE_NORM_HZ if female >= 0.5 else MALE_NORM_HZ
-    height = semitones(f0, norm)
+    female = _sigmoid(gender_logit(m))
+    norm = MALE_NORM_HZ * (FEMALE_NORM_HZ / MALE_NORM_HZ) ** female
+    height = semitones(m.f0_median, norm) if _finite(m.f0_median) else 0.0
+    height = max(-PITCH_HEIGHT_MAX_ST, min(PITCH_HEIGHT_MAX_ST, height))
     pitch_var = (m.f0_std_st - PITCH_VAR_NORM_ST) / 2.0
     arousal = (
         0.5 * pitch_var
@@ -634,64 +930,107 @@ def derive(m: Measures) -> Derived:
     return Derived(female, height, arousal, valence)
 
 
+def politeness_score(m: Measures, d: Derived) -> float:
+    """Calm and soft reads polite, agitated and loud reads rude: -(arousal + (loudness + 26 dB) / 6) / 2."""
+    return -0.5 * (d.arousal + (m.loudness_db - POLITENESS_LOUDNESS_DB) / 6.0)
+
+
 def behavioral(m: Measures, *, embedding: bool = False) -> list[TaskOutput]:
-    """The StreamAudio tasks for one window."""
+    """The StreamAudio tasks for one window, in BEHAVIORAL_TASKS order."""
     d = derive(m)
-    out = [
-        _task("gender", ("male", "female"), (1.0 - d.female, d.female)),
-        # higher voice than the gender norm -> younger; classes ordered old -> young
-        _task("age", AGES[::-1], ordinal(d.pitch_height, (-1.5, 0.5, 2.5), 0.6)),
-        _task("emotion", *_emotion(d.arousal, d.valence)),
-        _task("strength", ("weak", "neutral", "strong"), ordinal(m.loudness_db, STRENGTH_DB, 2.0)),
-        _task("positivity", ("negative", "neutral", "positive"), ordinal(d.valence, POSITIVITY, 0.25)),
-        _task("speaking_rate", ("slow", "normal", "fast"), ordinal(m.syllable_rate, RATE_SYLL, 0.3)),
-        _task("hesitation", ("no", "yes"), ordinal(m.pause_ratio, (HESITATION_PAUSE,), 0.04)),
-        _task("engagement", ("disengaged", "neutral", "engaged"), ordinal(d.arousal, AROUSAL, 0.25)),
-    ]
+    probs: dict[str, Sequence[float]] = {
+        "gender": (1.0 - d.female, d.female),
+        # higher voice than the gender norm -> younger; AGES runs young -> old
+        "age": ordinal(-d.pitch_height, (-2.5, -0.5, 1.5), 1.0),
+        "emotion": _emotion(d.arousal, d.valence),
+        "strength": ordinal(m.loudness_db, STRENGTH_DB, 2.0),
+        "positivity": ordinal(d.valence, POSITIVITY, 0.25),
+        "speaking_rate": ordinal(m.syllable_rate, RATE_SYLL, 0.3),
+        "hesitation": ordinal(m.pause_ratio, (HESITATION_PAUSE,), 0.04),
+        "engagement": ordinal(d.arousal, AROUSAL, 0.25),
+        "politeness": ordinal(politeness_score(m, d), POLITENESS, 0.3),
+        "language": tuple(p for _, p in LANGUAGE_GUESS),
+    }
+    out = [_task(t, LABEL_SETS[t].labels, probs[t], TASK_DOUBT.get(t, 0.0)) for t in probs]
     out.append(TaskOutput("features", (), (), "", feature_vector(m) if embedding else None))
     return out
 
 
-def _emotion(arousal: float, valence: float) -> tuple[tuple[str, ...], list[float]]:
+def _emotion(arousal: float, valence: float) -> list[float]:
     """Nearest prototype in (arousal, valence) space, softened: softmax of -distance^2 / 0.5."""
-    labels = tuple(EMOTION_PROTOTYPES)
     scores = [-((arousal - a) ** 2 + (valence - v) ** 2) / 0.5 for a, v in EMOTION_PROTOTYPES.values()]
-    return labels, softmax(scores)
+    return softmax(scores)
 
 
 def spoof_score(m: Measures) -> float:
-    """Evidence for synthetic speech, as a logit (> 0: spoofed).
+    """Evidence for synthetic speech, as a logit (> 0: spoofed), clipped to +-3 (95 %).
 
-    Two cues, each a heuristic: (1) digital silence -- recorded audio always carries some noise
-    floor, generated (or spliced) audio often has runs of exact zeros; (2) a pitch contour
-    smoother than a human voice produces (frame-to-frame wobble under 0.05 semitones).
-    Without either cue the score leans bonafide (-2, or -3 with a clearly human pitch wobble).
+    Digital silence is not evidence (edits, VoIP and muted microphones make it). The cues:
+    (1) the 4-7 kHz band of voiced frames: a human voice keeps harmonics there (flatness about
+    0.02-0.08), the TTS sample's vocoder fills it with noise (0.12-0.15); read only when that band
+    is strong (within 31.5-34 dB of 0.1-4 kHz), so narrowband, lossy or dull recordings give no
+    evidence; (2) pitch roughness above 0.20 st (the TTS sample's pitch jumps between frames,
+    0.26-0.32 st; clean voices measure 0.11-0.21); (3) pitch smoother than any voice (< 0.05 st).
     """
-    score = -2.0
-    if m.digital_silence:
-        score += 4.0
-    if m.clean_triplets >= SMOOTH_MIN_TRIPLETS:
-        smooth = 4.0 * (SMOOTH_ROUGHNESS_ST - m.roughness_st) / SMOOTH_ROUGHNESS_ST
-        score += max(-1.0, min(4.0, smooth))
-    return score
+    score = SPOOF_PRIOR
+    voiced_frames = m.voiced_fraction * m.speech_seconds / FRAME_SECONDS
+    if math.isfinite(m.hf_ratio_db) and _finite(m.hf_flatness) and voiced_frames >= HF_MIN_FRAMES:
+        lo, hi = HF_GATE_DB
+        gate = max(0.0, min(1.0, (m.hf_ratio_db - lo) / (hi - lo)))
+        octaves = math.log2(m.hf_flatness / HF_FLATNESS_BOUNDARY)
+        score += gate * HF_CUE_MAX * math.tanh(octaves / HF_CUE_OCT)
+    if m.clean_triplets:
+        weight = min(1.0, m.clean_triplets / ROUGH_FULL_TRIPLETS)
+        rough = math.tanh((m.roughness_st - ROUGH_BOUNDARY_ST) / ROUGH_SCALE_ST)
+        score += weight * ROUGH_CUE_MAX * max(0.0, rough)
+        smooth = (SMOOTH_ROUGHNESS_ST - m.roughness_st) / SMOOTH_ROUGHNESS_ST
+        score += weight * SMOOTH_CUE_MAX * max(0.0, min(1.0, smooth))
+    return max(-SPOOF_MAX, min(SPOOF_MAX, score))
 
 
 def deepfake(m: Measures, *, embedding: bool = False) -> list[TaskOutput]:
-    """DeepfakeDetection: digital silence or a machine-smooth pitch contour => spoofed."""
+    """DeepfakeDetection: see :func:`spoof_score`."""
     spoofed = _sigmoid(spoof_score(m))
-    out = [_task("deepfake", ("bonafide", "spoofed"), (1.0 - spoofed, spoofed))]
+    out = [_task("deepfake", LABEL_SETS["deepfake"].labels, (1.0 - spoofed, spoofed))]
     if embedding:
         out.append(TaskOutput("features", (), (), "", feature_vector(m)))
     return out
 
 
+# What the first values of the embedding are (the rest, up to EMBEDDING_SIZE, are 0.0).
+FEATURE_NAMES = (
+    "median F0 / 200 Hz",
+    "pitch variation / 3 st",
+    "pitch jitter, st",
+    "pitch roughness, st",
+    "(loudness + 30 dB) / 10",
+    "loudness variation / 10 dB",
+    "loudness change / 3 dB",
+    "periodicity",
+    "voiced fraction",
+    "syllable rate / 5 per s",
+    "pause ratio",
+    "formant spacing / 1000 Hz",
+    "(4-7 kHz level + 40 dB) / 10",
+    "4-7 kHz flatness",
+    "digital silence so far (0 or 1)",
+    "speech seconds / 10",
+    "window seconds / 10",
+)
+
+
 def feature_vector(m: Measures) -> tuple[float, ...]:
-    """A 12-number description of the window (roughly unit scale): the emulator's 'embedding'."""
-    f0 = m.f0_median if math.isfinite(m.f0_median) else 0.0
-    return (
-        f0 / 200.0,
+    """The emulator's 'embedding': EMBEDDING_SIZE numbers, the window's measurements (roughly unit
+    scale, FEATURE_NAMES) first, then zeros. A measurement that could not be made is 0.0."""
+
+    def v(x: float) -> float:
+        return x if math.isfinite(x) else 0.0
+
+    values = (
+        v(m.f0_median) / 200.0,
         m.f0_std_st / 3.0,
         m.jitter_st,
+        m.roughness_st,
         (m.loudness_db + 30.0) / 10.0,
         m.energy_std_db / 10.0,
         m.energy_delta_db / 3.0,
@@ -699,9 +1038,14 @@ def feature_vector(m: Measures) -> tuple[float, ...]:
         m.voiced_fraction,
         m.syllable_rate / 5.0,
         m.pause_ratio,
+        v(m.formant_spacing_hz) / 1000.0,
+        v(m.hf_ratio_db + 40.0) / 10.0,
+        v(m.hf_flatness),
+        1.0 if m.digital_silence else 0.0,
         m.speech_seconds / 10.0,
         m.duration / 10.0,
     )
+    return values + (0.0,) * (EMBEDDING_SIZE - len(values))
 
 
 # --------------------------------------------------------------------------- wire formatting
