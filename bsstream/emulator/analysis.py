@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -342,7 +342,13 @@ def _pitch(power: FloatArray) -> tuple[FloatArray, FloatArray]:
 # --------------------------------------------------------------------------- windows
 
 
-@dataclass(frozen=True)
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@dataclass(frozen=True, eq=False)
 class Measures:
     """What the labels are computed from, for one window."""
 
@@ -365,6 +371,15 @@ class Measures:
     formant_frames: int = 0  # frames behind formant_spacing_hz
     hf_ratio_db: float = math.nan  # median over voiced speech frames: 4-7 kHz vs 0.1-4 kHz, dB
     hf_flatness: float = math.nan  # median over voiced speech frames: flatness of 4-7 kHz
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, with nan equal to nan (a measurement that could not be made is the same
+        in two identical analyses; Python 3.13's dataclass equality would say otherwise)."""
+        if not isinstance(other, Measures):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    __hash__ = None  # type: ignore[assignment]  # equality with nan has no consistent hash
 
     @property
     def vtl_cm(self) -> float:
