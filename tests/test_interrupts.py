@@ -112,16 +112,19 @@ def test_second_signal_aborts_at_once_still_flushing(long_wav):
 
 def test_first_signal_gives_up_after_the_grace_period(long_wav):
     release = threading.Event()
+    streaming = threading.Event()
 
     def never_closes(requests, context):
         for _ in requests:
-            pass
+            streaming.set()
         release.wait(30)
         yield api_pb2.StreamResult()
 
     with FakeServer(scripted(never_closes)) as srv:
         proc = start(srv.address, long_wav)
-        time.sleep(1.0)
+        # the client is streaming (its handlers are installed) before the signal: no fixed sleep
+        assert streaming.wait(30)
+        time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         t0 = time.monotonic()
         _, err = proc.communicate(timeout=20)

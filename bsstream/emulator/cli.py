@@ -228,7 +228,9 @@ def serve_command(
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, _on_signal)
+    # Ctrl-C and SIGTERM both just set the event: a KeyboardInterrupt raised wherever the main
+    # thread happens to be (say, inside a lock's bookkeeping) could escape the stop path
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         click.echo(f"listening on {emulator.address} ({'TLS' if emulator.tls else 'plaintext'})")
         sys.stdout.flush()
@@ -247,8 +249,9 @@ def serve_command(
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
         emulator.stop(grace=1.0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo("stopped", err=True)
 
 
