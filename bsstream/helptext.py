@@ -85,7 +85,7 @@ COMMANDS: dict[str, CommandHelp] = {
         groups=_STREAM_GROUPS,
         examples=(
             ("bsstream deepfake --local call.wav", "offline, no account needed"),
-            ("bsstream deepfake call.wav --json | jq -r '.result[].final_label'", ""),
+            ("bsstream deepfake call.wav --json | jq -r '.result[]?.final_label'", ""),
             ("bsstream deepfake inbox/*.wav --fail-on 'deepfake=spoofed>=0.8'", ""),
             ("bsstream deepfake call.wav --output verdict.html", "a report to share"),
         ),
@@ -162,7 +162,7 @@ ORDER = ("analyze", "deepfake", "scan", "replay", "doctor", "devices", "serve")
 # One example per command for bare ``bsstream`` and the top-level help.
 TOP_EXAMPLES: dict[str, tuple[str, str]] = {
     "analyze": ("bsstream analyze --local call.wav", "try it offline, no account needed"),
-    "deepfake": ("bsstream deepfake call.wav --json | jq -r '.result[].final_label'", ""),
+    "deepfake": ("bsstream deepfake call.wav --json | jq -r '.result[]?.final_label'", ""),
     "scan": ("bsstream scan call.wav --output call.html", "both analyses, a report"),
     "replay": ("bsstream replay call.jsonl", "re-render a saved --json run"),
     "doctor": ("bsstream doctor", "why does streaming fail?"),
