@@ -35,39 +35,13 @@ from typing import Any
 from bsstream.export.atomic import CollectingExport, StreamRecord
 from bsstream.export.html_assets import CSS, JS
 from bsstream.protocol.summary import DEEPFAKE_TASK, TaskSummary
+
+# the one label -> colour mapping, shared with the terminal's live view
+from bsstream.render.palette import label_color
 from bsstream.status import ExitStatus
 
 _GENUINE = {"bonafide", "bona fide", "bona-fide", "genuine", "real", "human", "authentic", "live"}
 _FAKE = {"spoofed", "spoof", "fake", "synthetic", "deepfake", "ai", "generated", "cloned"}
-_FIXED_COLORS = {"bonafide": "#2e9d5b", "spoofed": "#d3404e"}
-_EMPTY_LABEL_COLOR = "#c9ced6"
-
-
-def _fnv1a(text: str) -> int:
-    h = 0x811C9DC5
-    for byte in text.encode("utf-8"):
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-# Tableau 20 without its greys (grey is for spans with no label), plus cyan and violet.
-PALETTE = (
-    "#4e79a7", "#a0cbe8", "#f28e2b", "#ffbe7d", "#59a14f", "#8cd17d", "#b6992d", "#f1ce63", "#499894",
-    "#86bcb6", "#e15759", "#ff9da7", "#d37295", "#fabfd2", "#b07aa1", "#d4a6c8", "#9d7660", "#d7b5a6",
-    "#17becf", "#7b61c9",
-)  # fmt: skip
-# The salt is chosen so the labels the vendor documents for one task get well-separated colours.
-_SALT = "1885:"
-
-
-def label_color(label: str) -> str:
-    """A stable colour for a label: the same label gets the same colour in every report."""
-    if label == "":
-        return _EMPTY_LABEL_COLOR
-    fixed = _FIXED_COLORS.get(label.strip().lower())
-    if fixed:
-        return fixed
-    return PALETTE[_fnv1a(_SALT + label) % len(PALETTE)]
 
 
 def ink_for(color: str) -> str:

@@ -6,8 +6,8 @@ the deepfake pair, which keeps green for genuine and red for synthetic. Colours 
 strings: rich takes them as styles (and downgrades them to what the terminal can show; with
 ``NO_COLOR`` set, rich shows no colour at all), the HTML report as CSS colours.
 
-This module imports nothing: the HTML export can share it (``bsstream.export.html.label_color``
-computes the same mapping; ``tests/test_live_view.py`` checks the two agree).
+This module imports nothing, so the HTML export uses it too (``bsstream.export.html`` imports
+``label_color`` from here).
 """
 
 from __future__ import annotations
