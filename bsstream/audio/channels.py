@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bsstream.audio import wav
-from bsstream.audio.tee import _END, Branch, Tee, _Source
+from bsstream.audio.tee import Branch, Tee, _Source
 from bsstream.status import InputError, UsageError
 
 __all__ = ["ChannelTee", "channel_labels", "parse_channel_names", "split"]
@@ -68,35 +68,26 @@ class ChannelTee(Tee):
         super().__init__(rest, channels * copies)
         self.channels = channels
         self.copies = copies
+        self._carry = b""
 
     def channel_branches(self, channel: int) -> list[Branch]:
         return self.branches[channel * self.copies : (channel + 1) * self.copies]
 
-    def _pump(self) -> None:
+    def _deliver(self, block: bytes) -> None:
+        """Whole frames only (a frame cut between blocks waits for the next); each channel's
+        samples to its branches."""
         n = self.channels
-        frame = 2 * n
-        carry = b""
-        try:
-            for block in self.source.blocks():
-                data = carry + block if carry else block
-                cut = len(data) - len(data) % frame
-                carry, data = data[cut:], data[:cut]
-                if not data:
-                    continue
-                if all(b.closed.is_set() for b in self.branches):
-                    return
-                samples = memoryview(data).cast("h")
-                for c in range(n):
-                    mono = samples[c::n].tobytes() if n > 1 else data
-                    for branch in self.channel_branches(c):
-                        if not branch.closed.is_set():
-                            self._put(branch, mono)
-        except BaseException as exc:  # handed to every consumer, which reports it
-            for branch in self.branches:
-                self._put(branch, exc)
+        data = self._carry + block if self._carry else block
+        cut = len(data) - len(data) % (2 * n)
+        self._carry, data = data[cut:], data[:cut]
+        if not data:
             return
-        for branch in self.branches:
-            self._put(branch, _END)
+        samples = memoryview(data).cast("h")
+        for c in range(n):
+            mono = samples[c::n].tobytes() if n > 1 else data
+            for branch in self.channel_branches(c):
+                if not branch.closed.is_set():
+                    self._put(branch, mono)
 
 
 def split(source: _Source, copies: int = 1) -> ChannelTee:

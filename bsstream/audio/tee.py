@@ -80,17 +80,21 @@ class Tee:
     def _pump(self) -> None:
         try:
             for block in self.source.blocks():
-                live = [b for b in self.branches if not b.closed.is_set()]
-                if not live:
+                if all(b.closed.is_set() for b in self.branches):
                     return
-                for branch in live:
-                    self._put(branch, block)
+                self._deliver(block)
         except BaseException as exc:  # handed to every consumer, which reports it
             for branch in self.branches:
                 self._put(branch, exc)
             return
         for branch in self.branches:
             self._put(branch, _END)
+
+    def _deliver(self, block: bytes) -> None:
+        """Hand one decoded block to the branches: here the same block to every open one."""
+        for branch in self.branches:
+            if not branch.closed.is_set():
+                self._put(branch, block)
 
     def close(self) -> None:
         for branch in self.branches:

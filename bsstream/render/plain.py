@@ -25,6 +25,7 @@ from typing import IO, Any
 from bsstream.protocol.results import Result, ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, SummaryBuilder
+from bsstream.protocol.timeline import embedding_dims
 from bsstream.render import display_text, format_posterior, format_window, write_line
 from bsstream.render.summary import summary_lines
 
@@ -42,14 +43,8 @@ def _lane(message: ResultMessage) -> str:
     return f"[{display_text(message.channel_name or f'ch{message.channel}')}] "
 
 
-def embedding_size(embedding: str | None) -> int | None:
-    """How many values an embedding string holds (``"[0.1, -0.2]"`` -> 2); None when absent or
-    blank."""
-    if embedding is None:
-        return None
-    body = embedding.strip().strip("[]")
-    values = [v for v in body.replace(",", " ").split() if v]
-    return len(values) if values else None
+# how many values an embedding string holds: the one definition, in the result model's module
+embedding_size = embedding_dims
 
 
 def has_content(result: Result) -> bool:
