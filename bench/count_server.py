@@ -12,16 +12,13 @@ Run on its own (the benchmark does, so the server never shares a GIL with the ru
     python -m bench.count_server --records calls.jsonl [--cid 1 --api-key k]
 
 It prints ``LISTENING host:port`` once it accepts calls, appends one JSON line per finished
-call to ``--records`` (the :class:`bench.probe_server.CallRecord` format), and stops on
+call to ``--records`` (the :class:`bench.serverutil.CallRecord` format), and stops on
 SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -29,7 +26,7 @@ from typing import Any
 
 import grpc
 
-from bench.probe_server import CallRecord
+from bench.serverutil import CallRecord, RecordFile, announce, server_parser, stop_event, wait_until_stopped
 from bsstream._gen import api_pb2, api_pb2_grpc
 
 MAX_MESSAGE = 4 * 1024 * 1024
@@ -82,45 +79,25 @@ class CountingServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.count_server",
-        description="The benchmark's byte-counting loopback server.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--records", required=True, help="append one JSON line per finished call here")
-    parser.add_argument("--cid", type=int, default=None)
-    parser.add_argument("--api-key", default=None)
+    parser = server_parser("python -m bench.count_server", "The benchmark's byte-counting loopback server.")
     args = parser.parse_args(argv)
-
-    lock = threading.Lock()
-    out = open(args.records, "a", encoding="utf-8")  # noqa: SIM115 - open for the server's lifetime
-
-    def write(record: CallRecord) -> None:
-        with lock:
-            out.write(record.to_json() + "\n")
-            out.flush()
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE),
-            ("grpc.max_send_message_length", MAX_MESSAGE),
-        ],
-    )
-    api_pb2_grpc.add_BehavioralStreamingApiServicer_to_server(
-        CountingServicer(args.cid, args.api_key, write), server
-    )
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
-    server.start()
-    print(f"LISTENING {args.host}:{port}", flush=True)
-    while not stop.wait(0.2):
-        pass
-    server.stop(1).wait()
-    out.close()
+    stop = stop_event()
+    with RecordFile(args.records) as records:
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=8),
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+            ],
+        )
+        api_pb2_grpc.add_BehavioralStreamingApiServicer_to_server(
+            CountingServicer(args.cid, args.api_key, lambda record: records.write(record.to_json())), server
+        )
+        port = server.add_insecure_port(f"{args.host}:{args.port}")
+        server.start()
+        announce(f"{args.host}:{port}")
+        wait_until_stopped(stop)
+        server.stop(1).wait()
     return 0
 
 

@@ -17,47 +17,14 @@ per finished call to ``--records``, and stops on SIGTERM or Ctrl-C.
 
 from __future__ import annotations
 
-import argparse
-import json
-import signal
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.serverutil import CallRecord, RecordFile, announce, server_parser, stop_event, wait_until_stopped
 from bsstream._gen import api_pb2
 from bsstream.emulator.server import Emulator
-
-
-@dataclass
-class CallRecord:
-    """One call as the server saw it; times are ``time.monotonic()`` seconds."""
-
-    method: str
-    started: float  # the handler began (call accepted)
-    sample_rate: int = 0  # from the config message
-    first_chunk: float | None = None  # first audio message reached the handler
-    last_chunk: float | None = None  # last audio message reached the handler
-    ended: float | None = None  # the handler finished (results flushed or call failed)
-    chunks: int = 0
-    audio_bytes: int = 0
-    bytes_before_last: int = 0  # audio bytes before the last chunk: its start in the stream
-
-    @property
-    def last_chunk_audio_time(self) -> float | None:
-        """Seconds of audio before the last chunk (16-bit mono at ``sample_rate``)."""
-        if not self.sample_rate or self.last_chunk is None:
-            return None
-        return self.bytes_before_last / (2 * self.sample_rate)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, line: str) -> CallRecord:
-        return cls(**json.loads(line))
 
 
 class ProbeEmulator(Emulator):
@@ -98,33 +65,23 @@ async def _timed(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.probe_server",
-        description="The benchmark's loopback server (the emulator plus arrival times).",
+    parser = server_parser(
+        "python -m bench.probe_server", "The benchmark's loopback server (the emulator plus arrival times)."
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--records", required=True, help="append one JSON line per finished call here")
-    parser.add_argument("--cid", type=int, default=None)
-    parser.add_argument("--api-key", default=None)
     args = parser.parse_args(argv)
-
-    lock = threading.Lock()
-    out = open(args.records, "a", encoding="utf-8")  # noqa: SIM115 - open for the server's lifetime
-
-    def write(record: CallRecord) -> None:
-        with lock:
-            out.write(record.to_json() + "\n")
-            out.flush()
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with ProbeEmulator(args.host, args.port, cid=args.cid, api_key=args.api_key, on_call=write) as emu:
-        print(f"LISTENING {emu.address}", flush=True)
-        while not stop.wait(0.2):
-            pass
-    out.close()
+    stop = stop_event()
+    with (
+        RecordFile(args.records) as records,
+        ProbeEmulator(
+            args.host,
+            args.port,
+            cid=args.cid,
+            api_key=args.api_key,
+            on_call=lambda record: records.write(record.to_json()),
+        ) as emu,
+    ):
+        announce(emu.address)
+        wait_until_stopped(stop)
     return 0
 
 

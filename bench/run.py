@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bench.probe_server import CallRecord
+from bench.serverutil import CallRecord
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "bench" / "baseline_client.py"
@@ -123,6 +123,8 @@ SERVERS = {
     "count": "bench.count_server",
     # the real emulator (analysis, results): unpaced it holds both clients to its own speed
     "emulator": "bench.probe_server",
+    # canned results (one per 2 s of audio) and each chunk's pacing lag: bench/scale.py's peer
+    "script": "bench.script_server",
 }
 
 
@@ -130,13 +132,14 @@ SERVER_DESCRIPTIONS = {
     "count": "`bench/count_server.py`: it reads and counts the audio and answers nothing, so the "
     "figures are the clients' own",
     "emulator": "the emulator, `bench/probe_server.py`: unpaced, both clients wait for its analysis",
+    "script": "`bench/script_server.py`: it reads the audio and answers one canned result per 2 s of it",
 }
 
 
 class ProbeServer:
     """A benchmark server (``SERVERS``) in its own process; reads its call records."""
 
-    def __init__(self, workdir: Path, name: str, kind: str = "count") -> None:
+    def __init__(self, workdir: Path, name: str, kind: str = "count", extra: Sequence[str] = ()) -> None:
         self.kind = kind
         self.records_path = workdir / f"{name}-calls.jsonl"
         self.records_path.touch()
@@ -152,6 +155,7 @@ class ProbeServer:
                 CID,
                 "--api-key",
                 API_KEY,
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -169,6 +173,13 @@ class ProbeServer:
     def records(self) -> list[CallRecord]:
         lines = self.records_path.read_text(encoding="utf-8").splitlines()
         return [CallRecord.from_json(line) for line in lines if line.strip()]
+
+    def cpu_seconds(self) -> float:
+        """The server process's user + system CPU so far (``/proc/PID/stat``), seconds."""
+        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # fields[0] is the state (field 3 of stat(5)): utime and stime are fields 14 and 15
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def wait_new(self, before: int, timeout: float) -> CallRecord | None:
         """The first call record after the first ``before`` ones, waiting up to ``timeout`` s."""
@@ -237,14 +248,16 @@ def measure(
     server: ProbeServer | None = None,
     *,
     timeout: float = RUN_TIMEOUT,
+    stdout_path: Path | None = None,
 ) -> Run:
     """Spawn ``cmd``, reap it with ``os.wait4`` and collect its rusage and its server call.
 
     stdout goes to a file in the work directory (as cheap as /dev/null for the child), read
-    afterwards only for a final ``{"stats": ...}`` line, then deleted.
+    afterwards only for a final ``{"stats": ...}`` line, then deleted (kept when it is the
+    caller's ``stdout_path``).
     """
     slug = "".join(c if c.isalnum() else "-" for c in label)
-    out_path = workdir / f"{slug}.out"
+    out_path = stdout_path or workdir / f"{slug}.out"
     err_path = workdir / f"{slug}.err"
     before = len(server.records()) if server is not None else 0
     killed = threading.Event()
@@ -276,7 +289,8 @@ def measure(
         stats=_stats_line(_tail(out_path, 8192)),
         stderr_tail=_tail(err_path),
     )
-    out_path.unlink()
+    if stdout_path is None:
+        out_path.unlink()
     if server is not None:
         run.call = server.wait_new(before, timeout=10.0 if run.ok else 2.0)
     return run
@@ -421,6 +435,18 @@ def machine_info() -> list[tuple[str, str]]:
     ]
 
 
+def compile_bytecode() -> None:
+    """Write the bytecode caches of bsstream (and of the baseline's ``bsstream._gen``), as
+    ``pip install`` does for an installed package. An editable install under
+    ``PYTHONDONTWRITEBYTECODE`` (CI sets it) has none, and every client run would then compile
+    bsstream's sources first (about 50 ms here), a cost no installed copy pays."""
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(REPO / "bsstream"), str(REPO / "bench")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def run_benchmark(args: argparse.Namespace, workdir: Path) -> Report:
     report = Report(
         quick=args.quick,
@@ -429,6 +455,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> Report:
         concurrent_realtime=not args.serial,
     )
     t_start = time.monotonic()
+    compile_bytecode()
     log(f"workdir {workdir}; generating inputs from {args.speech.name}")
     inputs = Inputs(workdir, args.speech)
     report.realtime_minutes = QUICK_REALTIME_MINUTES if args.quick else REALTIME_MINUTES

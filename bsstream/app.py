@@ -72,6 +72,9 @@ class RunConfig:
     channels: str = "mix"  # --channels mix|split
     channel_names: str | None = None  # --channel-names agent,customer
     capture_seconds: float | None = None  # --duration: stop a capture (mic:) after this long
+    subtitle_level: str | None = None  # --subtitle-level utterance|segment (.srt/.vtt)
+    subtitle_tasks: str | None = None  # --subtitle-tasks TASK[,TASK...]|all (.srt/.vtt)
+    embed_audio: bool | None = None  # --embed-audio / --no-embed-audio; None: up to 30 min
 
 
 @dataclass(slots=True)
@@ -208,8 +211,10 @@ def build_sinks(
     if run.outputs:
         from bsstream.export import open_exports
         from bsstream.export.guard import GuardedOutput
+        from bsstream.export.subtitles import subtitle_options
 
-        exports = open_exports(run.outputs)
+        subtitles = subtitle_options(run.subtitle_level, run.subtitle_tasks, several=show_source)
+        exports = open_exports(run.outputs, subtitles)
         if on_output_error is not None:
             exports = [
                 GuardedOutput(e, p, on_output_error) for e, p in zip(exports, run.outputs, strict=True)
@@ -232,20 +237,30 @@ class ErrorReporter(NullSink):
                 f"error: {info.method}: {outcome.error}" if self.scan else f"error: {outcome.error}"
             )
         if outcome.stats is not None and self.stats_to_stderr:
-            s = outcome.stats
-            rtf = s["real_time_factor"]
-            p50, p95 = s["latency_p50"], s["latency_p95"]
-            method = f" ({info.method})" if self.scan else ""
+            self.say_stats(info.source, outcome.stats, info.method)
 
-            def secs(value: float | None) -> str:
-                return "-" if value is None else f"{value:.3f} s"
+    def event(self, event: dict[str, Any]) -> None:
+        # --channels split: each channel's call reports its --stats as an event with its channel
+        stats = event.get("stats")
+        if isinstance(stats, dict) and "channel" in event and self.stats_to_stderr:
+            label = event.get("channel_name") or f"ch{event['channel']}"
+            self.say_stats(str(event.get("source", "")), stats, str(event.get("method", "")), label)
 
-            self.messages.say(
-                f"stats {info.source}{method}: audio {s['audio_seconds']:.2f} s, "
-                f"wall {s['wall_seconds']:.2f} s, "
-                f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s['results']}, "
-                f"latency p50 {secs(p50)} p95 {secs(p95)}"
-            )
+    def say_stats(self, source: str, s: dict[str, Any], method: str, channel: str | None = None) -> None:
+        """``stats call.wav [agent] (StreamAudio): audio 2.35 s, ...`` on stderr."""
+        rtf = s["real_time_factor"]
+        p50, p95 = s["latency_p50"], s["latency_p95"]
+        where = (f" [{channel}]" if channel else "") + (f" ({method})" if self.scan else "")
+
+        def secs(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3f} s"
+
+        self.messages.say(
+            f"stats {source}{where}: audio {s['audio_seconds']:.2f} s, "
+            f"wall {s['wall_seconds']:.2f} s, "
+            f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s['results']}, "
+            f"latency p50 {secs(p50)} p95 {secs(p95)}"
+        )
 
 
 def _methods(run: RunConfig) -> list[str]:
@@ -287,7 +302,8 @@ def source_name(inp: Any) -> str:
 
 
 def input_options(run: RunConfig) -> tuple[Any, bool, list[str]]:
-    """--raw, --channels and --channel-names checked (UsageError, exit 2, before anything runs):
+    """--raw, --channels, --channel-names and --fail-on's channels checked (UsageError, exit 2,
+    before anything runs):
     (the RawFormat or None, whether channels are split, the channel names)."""
     from bsstream.audio.channels import parse_channel_names
     from bsstream.audio.device import check_duration, is_device
@@ -304,6 +320,9 @@ def input_options(run: RunConfig) -> tuple[Any, bool, list[str]]:
     if names and run.channels != "split":
         raise UsageError("--channel-names names the channels of --channels split: add --channels split")
     check_duration(run.capture_seconds)
+    from bsstream.batch.failon import check_channels, parse_fail_ons
+
+    check_channels(parse_fail_ons(run.fail_on), split=run.channels == "split", names=names)
     return raw, run.channels == "split", names
 
 
@@ -545,6 +564,9 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     ca_cert = _read_ca_cert(run.ca_cert)
     methods = _methods(run)
     out = build_outputs(run, streams, plan, messages, scan=len(methods) > 1)
+    from bsstream.export.audio import attach_audio
+
+    audio = attach_audio(out.exports, run.embed_audio)  # the HTML report's audio, from the PCM sent
     interrupts = Interrupts()
     codes: dict[str, list[ExitStatus]] = {}
     codes_lock = threading.Lock()
@@ -621,6 +643,8 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 capture_seconds=run.capture_seconds,
             ) as source:
                 source.listen(lambda problem: input_warning(source.name, problem))
+                if audio is not None:
+                    source = audio.wrap(source, split=split)
                 out_path = plan.out_paths.get(name)
                 if out_path is not None:
                     try:
@@ -669,6 +693,8 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 codes[name] = got
 
         stack.callback(interrupts.close)
+        if audio is not None:
+            stack.callback(audio.close)  # after the reports are written (callbacks run last first)
         stack.callback(out.sink.close)
         # before closing: an --output file lacking something is written as NAME.partial.EXT
         stack.callback(lambda: _mark_partial_exports(out, interrupts, plan, unstreamed))

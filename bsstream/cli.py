@@ -183,6 +183,26 @@ def stream_options(func: F) -> F:
             help="Also write results to FILE (.jsonl .json .csv .srt .vtt .html); repeatable.",
         ),
         click.option(
+            "--subtitle-level",
+            type=click.Choice(["utterance", "segment"]),
+            default="utterance",
+            show_default=True,
+            help=".srt/.vtt show one level (an input without it: the level it has).",
+        ),
+        click.option(
+            "--subtitle-tasks",
+            metavar="TASK[,TASK...]",
+            help=".srt/.vtt show these tasks, in this order, or 'all' "
+            "[default: deepfake,emotion,gender,age,positivity].",
+        ),
+        click.option(
+            "--embed-audio/--no-embed-audio",
+            "embed_audio",
+            default=None,
+            help="The .html report embeds the audio (Opus 24 kb/s mono) with a player "
+            "[default: inputs up to 30 min].",
+        ),
+        click.option(
             "--jobs",
             type=click.IntRange(min=1),
             default=1,
@@ -205,7 +225,7 @@ def stream_options(func: F) -> F:
             "fail_on",
             multiple=True,
             metavar="EXPR",
-            help="Exit 10 if a result matches TASK=LABEL>=THRESHOLD[@LEVEL]; repeatable.",
+            help="Exit 10 if a result matches [CHANNEL:]TASK=LABEL>=THRESHOLD[@LEVEL]; repeatable.",
         ),
         click.option(
             "--progress/--no-progress",
@@ -328,7 +348,10 @@ def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
         raw_channels=kw["raw_channels"],
         channels=kw["channels"],
         channel_names=kw["channel_names"],
+        embed_audio=kw["embed_audio"],
         capture_seconds=kw["duration"],
+        subtitle_level=kw["subtitle_level"],
+        subtitle_tasks=kw["subtitle_tasks"],
     )
     return run_streams(run, _streams())
 

@@ -10,7 +10,7 @@ test forbids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -56,7 +56,10 @@ _STREAM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Connection", (*_CONNECTION, "timeout", "retry_for", "retries")),
     ("Audio", ("chunk_ms", "realtime")),
     ("Input", ("raw", "sample_rate", "raw_channels", "channels", "channel_names", "mic", "duration")),
-    ("Output", ("json_", "level", "logits", "embeddings", "outputs", "stats")),
+    (
+        "Output",
+        ("json_", "level", "logits", "embeddings", "outputs", "subtitle_level", "subtitle_tasks", "stats"),
+    ),
     ("Batch", ("jobs", "output_dir", "skip_done", "shard", "fail_on")),
     ("Behaviour", ("progress", "quiet", "debug", "help")),
 )
@@ -77,6 +80,7 @@ COMMANDS: dict[str, CommandHelp] = {
             ("bsstream analyze --raw mulaw:8000 call.ulaw", "headerless telephony audio"),
             ("bsstream analyze 'https://bucket.example/call.wav?X-Amz-Signature=...'", "a URL"),
             ("bsstream analyze --mic --duration 30", "the default microphone"),
+            ("bsstream analyze call.wav --output call.srt --subtitle-tasks emotion,age", "subtitles"),
         ),
         exit_codes=_STREAM_CODES,
     ),
@@ -209,25 +213,36 @@ class GroupedCommand(click.Command):
         return found.short if found is not None else super().get_short_help_str(limit)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        found = self._help()
+        records = self._option_records(ctx)
+        for heading, names in self._option_groups(records):
+            rows = [records[name] for name in names if name in records]
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+    def _option_records(self, ctx: click.Context) -> dict[str, tuple[str, str]]:
+        """Each option's help row by its parameter name (``help`` for the help option);
+        arguments are in the usage line and the description."""
         records: dict[str, tuple[str, str]] = {}
         help_option = self.get_help_option(ctx)
         for param in self.get_params(ctx):
-            if not isinstance(param, click.Option):
-                continue  # arguments are in the usage line and the description
+            if not isinstance(param, click.Option) or param.name is None:
+                continue
             record = param.get_help_record(ctx)
-            if record is not None and param.name is not None:
+            if record is not None:
                 records["help" if param is help_option else param.name] = record
+        return records
+
+    def _option_groups(self, records: Mapping[str, object]) -> list[tuple[str, tuple[str, ...]]]:
+        """The headings of :data:`COMMANDS` with their option names, then the options no
+        heading places (under OTHER, or "Options" when the command has no headings)."""
+        found = self._help()
         groups = list(found.groups) if found is not None else []
         placed = {name for _, names in groups for name in names}
         rest = tuple(name for name in records if name not in placed)
         if rest:
             groups.append((OTHER if groups else "Options", rest))
-        for heading, names in groups:
-            rows = [records[name] for name in names if name in records]
-            if rows:
-                with formatter.section(heading):
-                    formatter.write_dl(rows)
+        return groups
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)

@@ -15,9 +15,9 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bsstream.settings import Endpoint
 
@@ -190,6 +190,11 @@ def client_context(ca_cert: bytes | None, *, verify: bool = True) -> ssl.SSLCont
     return context
 
 
+PeerCert = Mapping[str, object]
+"""A certificate as :meth:`ssl.SSLObject.getpeercert` parses it (``subject``, ``subjectAltName``,
+``notAfter``, ...)."""
+
+
 @dataclass(slots=True)
 class Handshake:
     """One TLS handshake attempt and what came back."""
@@ -197,7 +202,7 @@ class Handshake:
     first: bytes  # the first bytes the server sent (up to 64)
     error: BaseException | None  # None: the handshake completed
     alpn: str | None = None
-    peer: dict[str, Any] | None = None  # the parsed certificate (only when it was verified)
+    peer: PeerCert | None = None  # the parsed certificate (only when it was verified)
 
 
 def handshake(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> Handshake:
@@ -236,20 +241,28 @@ def handshake(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> Ha
         return Handshake(bytes(first), exc)
 
 
-def _names(peer: dict[str, Any] | None) -> list[str]:
+def _pairs(value: object) -> list[tuple[object, object]]:
+    """The ``(key, value)`` pairs of a parsed certificate's field (a tuple of pairs)."""
+    if not isinstance(value, tuple):
+        return []
+    return [(item[0], item[1]) for item in value if isinstance(item, tuple) and len(item) == 2]
+
+
+def _names(peer: PeerCert | None) -> list[str]:
     """The DNS names and IP addresses a parsed certificate covers (subjectAltName, else CN)."""
     if not peer:
         return []
-    names = [str(v) for k, v in peer.get("subjectAltName", ()) if k in ("DNS", "IP Address")]
+    names = [str(v) for k, v in _pairs(peer.get("subjectAltName")) if k in ("DNS", "IP Address")]
     if not names:
-        for rdn in peer.get("subject", ()):
-            names += [str(v) for k, v in rdn if k == "commonName"]
+        subject = peer.get("subject")
+        for rdn in subject if isinstance(subject, tuple) else ():
+            names += [str(v) for k, v in _pairs(rdn) if k == "commonName"]
     return names
 
 
 def _peer_ignoring(
     endpoint: Endpoint, ca_cert: bytes | None, timeout: float, *, ignore_dates: bool
-) -> dict[str, Any] | None:
+) -> PeerCert | None:
     """The server's certificate, verified against the same trust but without the hostname check
     (and without the validity dates when ``ignore_dates``): to say which names or dates it carries."""
     context = client_context(ca_cert)

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -36,13 +36,13 @@ from bsstream.protocol.jsonlines import (
     EndLine,
     EventLine,
     MalformedLine,
-    MarkerLine,
     PartialLine,
     Record,
     StatsLine,
     StreamLine,
     decode_line,
 )
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import (
     METHOD_ANALYZE,
@@ -67,7 +67,6 @@ __all__ = [
     "ReplayGroup",
     "ReplayLog",
     "load_replay",
-    "parse_record",
     "play",
     "replay_command",
     "replay_file",
@@ -92,8 +91,8 @@ class ReplayGroup:
     """Everything one source produced, in file order."""
 
     source: str
-    items: list[ResultMessage | dict[str, Any]] = field(default_factory=list)  # messages and events
-    stats: dict[str, Any] | None = None
+    items: list[ResultMessage | JsonObject] = field(default_factory=list)  # messages and events
+    stats: JsonObject | None = None
     stats_seen: bool = False  # its stats or end line was read: later events belong to the next
     info: StreamInfo | None = None  # from its stream line
     end: EndLine | None = None  # its end line
@@ -164,12 +163,6 @@ class ReplayLog:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def parse_record(text: str) -> Record | None:
-    """One line of a saved stream as its record (see :mod:`bsstream.protocol.jsonlines`), or
-    None (empty line). Raises ValueError with the reason for anything else."""
-    return decode_line(text)
-
-
 def _lines(stream: BinaryIO) -> Iterable[tuple[int, bytes]]:
     for number, raw in enumerate(stream, start=1):
         yield number, raw.rstrip(b"\r\n")
@@ -181,84 +174,109 @@ def load_replay(path: str | Path, stream: BinaryIO | None = None) -> ReplayLog:
     Events carrying a ``source`` go to that source; the others to the source being read (or,
     right after a source's stats or end line, to the next source).
     """
-    name = str(path)
-    log = ReplayLog(path=name)
-    groups: dict[str, ReplayGroup] = {}
-    current: ReplayGroup | None = None
-    pending: list[dict[str, Any]] = []  # events waiting for the source they belong to
-
-    def group(source: str) -> ReplayGroup:
-        g = groups.get(source)
-        if g is None:
-            g = groups[source] = ReplayGroup(source)
-            log.groups.append(g)
-        if pending:
-            g.items.extend(pending)
-            pending.clear()
-        return g
-
-    def event(data: dict[str, Any], source: str | None) -> None:
-        if source is not None:
-            group(source).items.append(data)
-        elif current is not None and not current.stats_seen:
-            current.items.append(data)
-        else:
-            pending.append(data)
-
+    loader = _Loader(str(path))
     opened: BinaryIO | None = None
     try:
         if stream is None:
-            if name == "-":
+            if loader.log.path == "-":
                 stream = sys.stdin.buffer
             else:
                 stream = opened = open(path, "rb")  # noqa: SIM115 - closed in finally
-        for number, raw in _lines(stream):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                log.error = ReplayError(name, number, "not UTF-8 text")
-                break
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            try:
-                record = decode_line(text)
-            except MalformedLine as exc:
-                log.error = ReplayError(name, number, str(exc))
-                break
-            if record is None or isinstance(record, MarkerLine):
-                continue
-            if isinstance(record, ResultMessage):
-                current = group(record.source)
-                current.items.append(record)
-            elif isinstance(record, StreamLine):
-                log.framed = True
-                current = group(record.source)
-                current.info = record.info
-            elif isinstance(record, EventLine):
-                event(record.data, record.source)
-            elif isinstance(record, StatsLine):
-                if record.method is not None:  # scan: one per method, passed through as read
-                    event(record.data, record.source)
-                else:
-                    current = group(record.source)
-                    current.stats = record.stats
-                    current.stats_seen = True
-            elif isinstance(record, EndLine):
-                current = group(record.source)
-                current.end = record
-                current.stats_seen = True
-            elif isinstance(record, PartialLine):
-                log.partial = record.reason or "partial"
+        loader.read(stream)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        log.error = ReplayError(name, 0, f"cannot read the file: {reason}")
+        loader.log.error = ReplayError(loader.log.path, 0, f"cannot read the file: {reason}")
     finally:
         if opened is not None:
             opened.close()
-    if pending:  # events after the last source's stats (or a file of events only)
-        target = log.groups[-1] if log.groups else group("")
-        target.items.extend(pending)
-    return log
+    return loader.finish()
+
+
+class _Loader:
+    """The state of :func:`load_replay`: the groups so far, the source being read and the
+    events waiting for the source they belong to."""
+
+    def __init__(self, name: str) -> None:
+        self.log = ReplayLog(path=name)
+        self.groups: dict[str, ReplayGroup] = {}
+        self.current: ReplayGroup | None = None
+        self.pending: list[JsonObject] = []
+
+    def read(self, stream: BinaryIO) -> None:
+        """Add each line's record, up to the first bad line (then ``log.error`` says why)."""
+        for number, raw in _lines(stream):
+            try:
+                record = self._decode(raw, number)
+            except MalformedLine as exc:
+                self.log.error = ReplayError(self.log.path, number, str(exc))
+                return
+            if record is not None:
+                self.add(record)
+
+    @staticmethod
+    def _decode(raw: bytes, number: int) -> Record | None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedLine("not UTF-8 text") from None
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        return decode_line(text)
+
+    def group(self, source: str) -> ReplayGroup:
+        """The group of ``source`` (a new one at the end), with the pending events moved to it."""
+        g = self.groups.get(source)
+        if g is None:
+            g = self.groups[source] = ReplayGroup(source)
+            self.log.groups.append(g)
+        if self.pending:
+            g.items.extend(self.pending)
+            self.pending.clear()
+        return g
+
+    def event(self, data: JsonObject, source: str | None) -> None:
+        if source is not None:
+            self.group(source).items.append(data)
+        elif self.current is not None and not self.current.stats_seen:
+            self.current.items.append(data)
+        else:
+            self.pending.append(data)
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, ResultMessage):
+            self.current = self.group(record.source)
+            self.current.items.append(record)
+        elif isinstance(record, StreamLine):
+            self.log.framed = True
+            self.current = self.group(record.source)
+            self.current.info = record.info
+        elif isinstance(record, EventLine):
+            self.event(record.data, record.source)
+        elif isinstance(record, StatsLine):
+            self._stats(record)
+        elif isinstance(record, EndLine):
+            self.current = self.group(record.source)
+            self.current.end = record
+            self.current.stats_seen = True
+        elif isinstance(record, PartialLine):
+            self.log.partial = record.reason or "partial"
+        # MarkerLine: the completion marker of an --output-dir file, skipped
+
+    def _stats(self, record: StatsLine) -> None:
+        if record.method is not None:  # scan: one per method, passed through as read
+            self.event(record.data, record.source)
+        else:
+            self.current = self.group(record.source)
+            self.current.stats = record.stats
+            self.current.stats_seen = True
+
+    def finish(self) -> ReplayLog:
+        """The log, with events after the last source's stats (or a file of events only)
+        added to the last source."""
+        if self.pending:
+            target = self.log.groups[-1] if self.log.groups else self.group("")
+            target.items.extend(self.pending)
+        return self.log
 
 
 # -- playing -------------------------------------------------------------------------------------
@@ -339,9 +357,9 @@ def _replay(log: ReplayLog, sinks: Sink | Sequence[Sink], *, err: IO[str] | None
 
 
 def _report_partial(sinks: list[Sink], err: IO[str]) -> None:
-    from bsstream.export.partial import partial_text
+    from bsstream.export.partial import WrittenExport, partial_text
 
-    text = partial_text(s for s in sinks if hasattr(s, "written") and hasattr(s, "path"))
+    text = partial_text(s for s in sinks if isinstance(s, WrittenExport))
     if text:
         err.write(safe_line(f"partial: {text}") + "\n")
         err.flush()

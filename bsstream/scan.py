@@ -25,6 +25,7 @@ def merge_outcomes(outcomes: list[StreamOutcome]) -> StreamOutcome:
     tasks: list[Any] = []
     for outcome in outcomes:
         tasks.extend(outcome.summary.tasks)
+    tasks.sort(key=lambda t: -1 if t.channel is None else t.channel)  # split: grouped by channel
     errors = [o.error for o in outcomes if o.error]
     return StreamOutcome(
         status=int(most_severe([ExitStatus(o.status) for o in outcomes])),

@@ -187,31 +187,47 @@ def resolve_credentials(
     sources = Sources(env, dotenv)
     if api_key and api_key_file:
         raise UsageError("give --api-key or --api-key-file, not both")
-    cid_found = (
-        Found(str(cid), "--cid") if cid is not None and str(cid).strip() else sources.lookup(CID_NAMES)
-    )
-    if api_key_file:
-        key: str | None = read_api_key_file(api_key_file, stdin)
-    else:
-        key = api_key or None
-        if not key:
-            found = sources.lookup(API_KEY_NAMES)
-            key = found.value if found else None
+    cid_found = _find_cid(cid, sources)
+    key = _find_api_key(api_key, api_key_file, stdin, sources)
     cid_value = parse_cid(cid_found.value, cid_found.where) if cid_found else None
-    missing = []
-    if cid_value is None:
-        missing.append("--cid (or BS_CID)")
-    if not key:
-        missing.append("--api-key (or BS_API_KEY)")
-    if missing:
-        hint = "get them from your Behavioral Signals project, or try --local for the offline emulator"
-        bare = [name for name in _VENDOR_EXAMPLE_NAMES if (sources.dotenv.get(name) or "").strip()]
-        if bare:
-            ours = " / ".join(f"BS_{name}" for name in bare)
-            hint = f".env has {' / '.join(bare)}, which bsstream does not read: rename them {ours}"
-        raise UsageError("missing " + " and ".join(missing), hint=hint)
-    assert cid_value is not None and key is not None
+    if cid_value is None or not key:
+        raise _missing_credentials(cid_value is None, not key, sources)
     return Credentials(cid_value, key)
+
+
+def _find_cid(cid: str | int | None, sources: Sources) -> Found | None:
+    """``--cid`` when given (and not blank), else the first of :data:`CID_NAMES` found."""
+    if cid is not None and str(cid).strip():
+        return Found(str(cid), "--cid")
+    return sources.lookup(CID_NAMES)
+
+
+def _find_api_key(
+    api_key: str | None, api_key_file: str | None, stdin: IO[str] | None, sources: Sources
+) -> str | None:
+    """The key from ``--api-key-file``, else ``--api-key``, else :data:`API_KEY_NAMES`."""
+    if api_key_file:
+        return read_api_key_file(api_key_file, stdin)
+    if api_key:
+        return api_key
+    found = sources.lookup(API_KEY_NAMES)
+    return found.value if found else None
+
+
+def _missing_credentials(no_cid: bool, no_key: bool, sources: Sources) -> UsageError:
+    """The usage error naming what is missing; the hint says to rename the vendor examples'
+    bare ``CID`` / ``API_KEY`` when ``.env`` has them."""
+    missing = []
+    if no_cid:
+        missing.append("--cid (or BS_CID)")
+    if no_key:
+        missing.append("--api-key (or BS_API_KEY)")
+    hint = "get them from your Behavioral Signals project, or try --local for the offline emulator"
+    bare = [name for name in _VENDOR_EXAMPLE_NAMES if (sources.dotenv.get(name) or "").strip()]
+    if bare:
+        ours = " / ".join(f"BS_{name}" for name in bare)
+        hint = f".env has {' / '.join(bare)}, which bsstream does not read: rename them {ours}"
+    return UsageError("missing " + " and ".join(missing), hint=hint)
 
 
 def resolve_endpoint(

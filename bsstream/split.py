@@ -9,7 +9,8 @@ on its own. Between the sessions and the outputs:
 - :class:`ChannelMerge` (one per input) makes the outputs see one stream per input and method,
   as without split: one ``begin``, every message as it arrives, and one ``end`` once every
   channel's call has ended, with the worst status and every channel's summary (each task
-  named ``TASK [CHANNEL]``, e.g. ``emotion [agent]``, ``deepfake [ch1]``).
+  summary carries its ``channel`` and ``channel_name``; text names it ``TASK [CHANNEL]``, e.g.
+  ``emotion [agent]``, ``deepfake [ch1]``), in channel order.
 """
 
 from __future__ import annotations
@@ -60,9 +61,17 @@ class ChannelTag(NullSink):
         if outcome.stats is not None:
             self.downstream.event({**stats_line(info.source, outcome.stats, info.method), **self._tags()})
         label = channel_label(self.channel, self.name)
-        tasks = tuple(replace(t, task=f"{t.task} [{label}]") for t in outcome.summary.tasks)
+        tasks = tuple(
+            replace(t, channel=self.channel, channel_name=self.name) for t in outcome.summary.tasks
+        )
         error = f"{label}: {outcome.error}" if outcome.error else None
         self.downstream.end(info, replace(outcome, summary=Summary(tasks=tasks), error=error))
+
+
+def _first_channel(outcome: StreamOutcome) -> int:
+    """The channel an outcome's summary is of (channels ending in any order are listed in
+    channel order)."""
+    return min((t.channel for t in outcome.summary.tasks if t.channel is not None), default=0)
 
 
 class ChannelMerge(NullSink):
@@ -94,7 +103,7 @@ class ChannelMerge(NullSink):
             done.append(outcome)
             last = len(done) == self.channels
         if last:
-            merged = merge_outcomes(done)
+            merged = merge_outcomes(sorted(done, key=_first_channel))
             # audio sent per channel is the input's length; results and messages add up
             self.downstream.end(info, merged)
 

@@ -64,6 +64,11 @@ class BsError(Exception):
         self.message = message
         self.hint = hint
 
+    @property
+    def status(self) -> ExitStatus:
+        """The exit status the CLI ends with for this error."""
+        return self.exit_status
+
     def line(self) -> str:
         """The one line shown to the user."""
         return f"{self.message} ({self.hint})" if self.hint else self.message

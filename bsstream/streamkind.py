@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import stat
 from enum import Enum
-from typing import Any
+from typing import Protocol
 
 __all__ = ["StreamKind", "progress_on_stderr", "stream_kind"]
 
@@ -38,7 +38,14 @@ class StreamKind(str, Enum):
     UNKNOWN = "unknown"  # no file descriptor (an in-memory stream), closed, or anything else
 
 
-def stream_kind(stream: Any) -> StreamKind:
+class HasFileno(Protocol):
+    """A file object (``sys.stdout``, an open file, a socket's file; ``io.StringIO`` too, whose
+    ``fileno`` raises)."""
+
+    def fileno(self) -> int: ...
+
+
+def stream_kind(stream: HasFileno) -> StreamKind:
     """The kind of ``stream`` (a file object with ``fileno``), from ``isatty`` and ``fstat``."""
     try:
         fd = stream.fileno()

@@ -1,17 +1,16 @@
-"""The only module that knows gRPC: the channel (TLS / plaintext / private CA) and one bidi call.
+"""The channel settings every gRPC channel of bsstream uses, ``CallFailed``, and the sync
+channel of ``bsstream doctor``'s one call.
 
-A call is a request iterator handed to the stub plus a response iterator read by the caller
-(grpc consumes the requests on its own thread). gRPC errors leave this module as
-``CallFailed`` carrying the status code name and details, never as grpc types.
+Streams go through the engine (:mod:`bsstream.engine.wire`, grpc.aio), which shares the
+options and error type defined here. gRPC errors leave both as ``CallFailed`` carrying the
+status code name and details, never as grpc types.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Protocol, cast
 
 import grpc
 
@@ -23,13 +22,13 @@ from bsstream.status import BsError
 # without a call, and at most 2 pings while no data flows. A server at gRPC's default policy
 # (pings without data no closer than 5 minutes, GOAWAY "too_many_pings" after 2 strikes) never
 # reaches its strike limit, while a dead connection is noticed within about 50 s.
-KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
+KEEPALIVE_OPTIONS: list[tuple[str, int]] = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 0),
     ("grpc.http2.max_pings_without_data", 2),
 ]
-CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+CHANNEL_OPTIONS: list[tuple[str, int]] = [
     *KEEPALIVE_OPTIONS,
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     # retries are ours (resume from the last result), not the channel's transparent ones
@@ -67,10 +66,11 @@ class CallFailed(Exception):
         return millis / 1000.0 if millis >= 0 else -1.0
 
 
-def _text_metadata(metadata: Any) -> tuple[tuple[str, str], ...]:
+def text_metadata(metadata: Iterable[object] | None) -> tuple[tuple[str, str], ...]:
+    """Metadata as (key, text) pairs; "-bin" values are bytes, decoded as latin-1."""
     out = []
     for item in metadata or ():
-        key, value = item[0], item[1]
+        key, value = cast("tuple[object, object]", item)  # at run time: (key, value) tuples
         if isinstance(value, bytes):  # "-bin" keys carry bytes
             value = value.decode("latin-1")
         out.append((str(key), str(value)))
@@ -81,16 +81,26 @@ def _rpc_failure(err: grpc.RpcError) -> CallFailed:
     code = err.code() if hasattr(err, "code") else None
     details = err.details() if hasattr(err, "details") else None
     try:
-        trailers = _text_metadata(err.trailing_metadata()) if hasattr(err, "trailing_metadata") else ()
+        trailers = text_metadata(err.trailing_metadata()) if hasattr(err, "trailing_metadata") else ()
     except Exception:  # metadata is optional garnish: never let it hide the status
         trailers = ()
     return CallFailed(code.name if code is not None else "UNKNOWN", details or "", trailers)
 
 
+class _Rendezvous(Protocol):
+    """What grpc's sync bidi call is to :class:`Call`."""
+
+    def __iter__(self) -> Iterator[api_pb2.StreamResult]: ...
+
+    def cancel(self) -> bool: ...
+
+    def initial_metadata(self) -> Iterable[tuple[str, str | bytes]] | None: ...
+
+
 class Call:
     """One running bidi call: iterate it for StreamResult messages; cancel() from any thread."""
 
-    def __init__(self, rendezvous: Any) -> None:
+    def __init__(self, rendezvous: _Rendezvous) -> None:
         self._call = rendezvous
 
     def __iter__(self) -> Iterator[api_pb2.StreamResult]:
@@ -112,49 +122,43 @@ class Call:
 
 
 class Transport:
-    """A channel to the endpoint; a context manager that closes it."""
+    """An endpoint and its trust settings, the connection checks for it, and (for ``bsstream
+    doctor``) one sync channel, opened on first use; a context manager that closes it. Streams
+    do not use this channel: the engine (bsstream.engine) has its own grpc.aio one, closed
+    with the transport (:meth:`on_close`)."""
 
     def __init__(self, endpoint: Endpoint, *, insecure: bool = False, ca_cert: bytes | None = None) -> None:
         self.endpoint = endpoint
         self.insecure = insecure
         self.ca_cert = ca_cert
-        self._watched = False  # wait_ready subscribed to the channel's connectivity
-        if insecure:
-            self._channel = grpc.insecure_channel(endpoint.target, options=CHANNEL_OPTIONS)
-        else:
-            credentials = grpc.ssl_channel_credentials(root_certificates=ca_cert)
-            self._channel = grpc.secure_channel(endpoint.target, credentials, options=CHANNEL_OPTIONS)
-        self._stub = api_pb2_grpc.BehavioralStreamingApiStub(self._channel)
+        self._channel: grpc.Channel | None = None
+        self._on_close: list[Callable[[], None]] = []  # the engine's channel for this endpoint
+
+    def _stub(self) -> api_pb2_grpc.BehavioralStreamingApiStub:
+        if self._channel is None:
+            if self.insecure:
+                self._channel = grpc.insecure_channel(self.endpoint.target, options=CHANNEL_OPTIONS)
+            else:
+                credentials = grpc.ssl_channel_credentials(root_certificates=self.ca_cert)
+                self._channel = grpc.secure_channel(
+                    self.endpoint.target, credentials, options=CHANNEL_OPTIONS
+                )
+        return api_pb2_grpc.BehavioralStreamingApiStub(self._channel)
 
     def start(
         self, method: str, requests: Iterator[api_pb2.AudioStream], *, wait_for_ready: bool = False
     ) -> Call:
-        """Start ``method`` ("StreamAudio" or "DeepfakeDetection") with a request iterator.
+        """Start ``method`` (a :class:`bsstream.engine.options.Method` or its value) with a
+        request iterator: the connection checks' one call (``bsstream doctor``).
 
         ``wait_for_ready``: wait for the channel to connect instead of failing at once while it is
         in its reconnect backoff (reconnects; a first call fails fast on a wrong endpoint)."""
-        rpc = getattr(self._stub, method)
-        return Call(rpc(requests, wait_for_ready=wait_for_ready))
+        from bsstream.engine.options import Method
 
-    def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> bool:
-        """Wait up to ``timeout`` s for the channel to connect (it keeps trying meanwhile, with
-        its own backoff); False when it did not, or ``stop`` was set first."""
-        ready = threading.Event()
-
-        def on_change(state: grpc.ChannelConnectivity) -> None:
-            if state is grpc.ChannelConnectivity.READY:
-                ready.set()
-
-        self._watched = True
-        self._channel.subscribe(on_change, try_to_connect=True)
-        try:
-            deadline = time.monotonic() + max(timeout, 0.0)
-            while not ready.wait(min(0.1, max(deadline - time.monotonic(), 0.0))):
-                if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
-                    return False
-            return True
-        finally:
-            self._channel.unsubscribe(on_change)
+        stub = self._stub()
+        if Method(method) is Method.DEEPFAKE:
+            return Call(stub.DeepfakeDetection(requests, wait_for_ready=wait_for_ready))
+        return Call(stub.StreamAudio(requests, wait_for_ready=wait_for_ready))
 
     def diagnose(self, timeout: float) -> BsError | None:
         """A final error when facts show retrying cannot help (see bsstream.diagnose), else None."""
@@ -168,21 +172,16 @@ class Transport:
 
         return hint(self.endpoint, insecure=self.insecure, ca_cert=self.ca_cert, timeout=timeout)
 
-    def close(self) -> None:
-        if self._watched:
-            self._settle_connectivity()
-        self._channel.close()
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the transport closes (the engine's channel goes with it)."""
+        self._on_close.append(callback)
 
-    def _settle_connectivity(self, limit: float = 1.0) -> None:
-        """Let grpc's connectivity polling thread end before the channel closes: it polls every
-        0.2 s after the last unsubscribe, and one that polls a closed channel dies with a
-        ValueError on stderr (grpc's private state is read defensively; without it, wait)."""
-        state = getattr(self._channel, "_connectivity_state", None)
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if state is not None and not getattr(state, "polling", True):
-                return
-            time.sleep(0.02)
+    def close(self) -> None:
+        callbacks, self._on_close = self._on_close, []
+        for callback in callbacks:
+            callback()
+        if self._channel is not None:
+            self._channel.close()
 
     def __enter__(self) -> Transport:
         return self

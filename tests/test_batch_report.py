@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from bsstream.batch.progress import BatchProgress, format_rtf, format_sent, should_show
+from bsstream.batch.progress import BatchProgress, format_rtf, format_sent
 from bsstream.batch.report import (
     InputReport,
     build_report_table,
@@ -128,13 +128,6 @@ def test_totals() -> None:
 # -- progress ----------------------------------------------------------------------------
 
 
-def test_should_show() -> None:
-    tty = Console(file=io.StringIO(), force_terminal=True)
-    assert should_show(tty, quiet=False)
-    assert not should_show(tty, quiet=True)
-    assert not should_show(Console(file=io.StringIO()), quiet=False)
-
-
 def test_progress_text_helpers() -> None:
     assert format_rtf(24.6, 2.0) == "12.3x"
     assert format_rtf(1.0, 0.0) == "-"
@@ -150,10 +143,11 @@ def test_progress_display() -> None:
         progress.start_file("calls/a.wav", 60.0)
         progress.start_file("stdin", None)
         now[0] = 102.0
-        progress.advance("calls/a.wav", 10.0)
-        progress.advance("calls/a.wav", 2.3)
+        progress.set_sent("calls/a.wav", 10.0)
+        progress.set_sent("calls/a.wav", 12.3)
+        progress.set_sent("calls/a.wav", 11.0)  # never goes back
         progress.set_sent("stdin", 2.0)
-        progress.advance("gone.wav", 5.0)  # not active: ignored
+        progress.set_sent("gone.wav", 5.0)  # not active: ignored
         progress.finish_file("broken.wav", 4)  # failed before it started
         lines = rendered(progress, width=100).splitlines()
         assert [line.split()[0] for line in lines] == ["files", "calls/a.wav", "stdin"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bsstream.export import open_exports
-from bsstream.export.atomic import AtomicFile, host_tag, remove_stale_temporaries, write_atomic
+from bsstream.export.atomic import AtomicFile, host_tag, remove_stale_temporaries
 from bsstream.export.csvfile import CsvExport
 from bsstream.export.html import HtmlExport
 from bsstream.export.jsondoc import JsonDocExport
@@ -51,7 +51,8 @@ def test_an_existing_file_survives_a_failed_run_and_keeps_its_mode(tmp_path: Pat
         f.write_text("new, half")
         raise RuntimeError("boom")
     assert target.read_text(encoding="utf-8") == "old\n"
-    write_atomic(target, "new\n")
+    with AtomicFile(target) as f:
+        f.write_text("new\n")
     assert target.read_text(encoding="utf-8") == "new\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert names(tmp_path) == ["out.csv"]
@@ -60,7 +61,8 @@ def test_an_existing_file_survives_a_failed_run_and_keeps_its_mode(tmp_path: Pat
 def test_new_file_gets_umask_permissions(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     try:
-        write_atomic(tmp_path / "x.json", "{}")
+        with AtomicFile(tmp_path / "x.json") as f:
+            f.write_text("{}")
     finally:
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644
@@ -131,8 +133,10 @@ def test_a_failed_input_makes_every_export_partial(tmp_path: Path) -> None:
     fan = FanOut(open_exports(paths))
     drive(fan, load_fixture())
     fan.close()
-    exts = ("jsonl", "json", "csv", "srt", "vtt", "html")
-    assert names(tmp_path) == sorted(f"o.partial.{ext}" for ext in exts)
+    exts = ("jsonl", "json", "csv", "html")
+    # subtitles are one file per input, each complete or partial on its own
+    subtitles = [f"o.{name}.{ext}" for name in ("call", "second.partial") for ext in ("srt", "vtt")]
+    assert names(tmp_path) == sorted([f"o.partial.{ext}" for ext in exts] + subtitles)
 
 
 # -- every error path removes the temporary; stale ones of dead writers are cleaned -------------

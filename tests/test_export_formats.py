@@ -29,7 +29,7 @@ from bsstream.export.html import HtmlExport, label_color, script_json
 from bsstream.export.jsondoc import JsonDocExport
 from bsstream.export.jsonl import JsonlExport
 from bsstream.export.partial import partial_path
-from bsstream.export.subtitles import SrtExport, VttExport
+from bsstream.export.subtitles import SrtExport, SubtitleOptions, VttExport
 from bsstream.protocol.results import Prediction, Result, ResultMessage, message_from_dict, message_to_dict
 from bsstream.protocol.stream import METHOD_ANALYZE, Sink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
@@ -150,9 +150,19 @@ WRITERS: dict[str, Callable[[Path], Sink]] = {
 # -- golden files -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ext", sorted(WRITERS))
+@pytest.mark.parametrize("ext", sorted(set(WRITERS) - {"srt", "vtt"}))
 def test_golden_two_inputs(tmp_path: Path, ext: str) -> None:
     check_golden(f"export.{ext}", export_text(tmp_path, f"out.{ext}", WRITERS[ext]))
+
+
+@pytest.mark.parametrize("ext", ["srt", "vtt"])
+def test_golden_subtitles_one_file_per_input(tmp_path: Path, ext: str) -> None:
+    # several inputs: one file per input (out.<input>.EXT), each complete or partial on its own
+    sink = WRITERS[ext](tmp_path / f"out.{ext}")
+    drive(sink, load_fixture())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"out.call.{ext}", f"out.second.partial.{ext}"]
+    for name in ("call", "second.partial"):
+        check_golden(f"export.{name}.{ext}", (tmp_path / f"out.{name}.{ext}").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("ext", ["json", "vtt", "srt", "csv"])
@@ -391,44 +401,41 @@ def parse_vtt(text: str) -> list[tuple[float, float, str]]:
 
 @pytest.mark.parametrize(("ext", "parse"), [("srt", parse_srt), ("vtt", parse_vtt)])
 def test_subtitles_parse_back(tmp_path: Path, ext: str, parse: Callable[[str], Any]) -> None:
+    # default: the utterance level, the default tasks (tone is not one of them)
     cues = parse(export_text(tmp_path, f"out.{ext}", WRITERS[ext], only="call.wav"))
-    starts = [c[0] for c in cues]
-    assert starts == sorted(starts), "cues not in start order"
-    texts = {(c[0], c[1]): c[2] for c in cues}
-    assert texts[(0.0, 2.0)] == (
-        "segment: gender female 0.91 · emotion neutral 0.70 · age 31 - 45 1.00 · deepfake bonafide 0.97"
-    )
-    assert (
-        texts[(2.0, 4.0)]
-        == 'segment: gender female 0.88 · emotion ñandú 😀 0.55 · accent north, "coastal" 0.62'
-    )
-    # posterior "" and "nan" are left out; the label keeps its text
-    utterance = texts[(0.0, 3.5)]
-    assert utterance.startswith("utterance: emotion neutral · gender female · tone ")
-    arrow = "-->" if ext == "vtt" else "->"  # VTT escapes ">"; SRT text cannot hold "-->"
-    assert utterance.endswith(f"tone <script>alert('x')</script> & {arrow} loud 0.80")
-    assert texts[(6.0, 6.5)] == "segment: emotion sad 0.40"  # zero length: minimum duration
-    assert texts[(6.0, 8.0)] == "unknown level: speaking_rate fast 0.66 · note line one line two 0.50"
-    assert not any("happy" in c[2] for c in cues)  # the result with times "abc"/"" is skipped
-    assert not any("features" in c[2] for c in cues)  # empty labels are left out
+    assert [(c[0], c[1], c[2]) for c in cues] == [(0.0, 3.5, "emotion neutral · gender female")]
 
 
-def test_subtitles_several_inputs_name_the_source(tmp_path: Path) -> None:
-    cues = parse_vtt(export_text(tmp_path, "out.vtt", VttExport))
-    assert any(c[2].startswith("second.wav — segment: gender male 0.77") for c in cues)
-    assert any(c[2].startswith("call.wav — ") for c in cues)
-    starts = [c[0] for c in cues]
-    assert starts == sorted(starts)
+@pytest.mark.parametrize(("ext", "parse"), [("srt", parse_srt), ("vtt", parse_vtt)])
+def test_subtitles_segment_level_all_tasks(tmp_path: Path, ext: str, parse: Callable[[str], Any]) -> None:
+    options = SubtitleOptions("segment", ("all",))
+    cues = parse(export_text(tmp_path, f"out.{ext}", lambda p: WRITERS[ext](p, options), only="call.wav"))
+    texts = [(c[0], c[1], c[2]) for c in cues]
+    assert texts == [
+        (0.0, 2.0, "gender female 91% · emotion neutral 70%\nage 31–45 100% · deepfake bonafide 97%"),
+        (2.0, 4.0, 'gender female 88% · emotion ñandú 😀 55%\naccent north, "coastal" 62%'),
+        (4.0, 6.0, "deepfake spoofed 81% · gender female 93%"),
+        (6.0, 6.5, "emotion sad 40%"),  # zero length: the minimum duration
+    ]  # the result with times "abc"/"" is skipped; features (an empty label) is left out
 
 
-def test_subtitles_one_level_has_no_level_prefix(tmp_path: Path) -> None:
-    sink = SrtExport(tmp_path / "a.srt")
-    sink.message(fixture_messages("call.wav")[0])
+def test_subtitles_escape_labels(tmp_path: Path) -> None:
+    options = SubtitleOptions("utterance", ("tone",))
+    srt = parse_srt(export_text(tmp_path, "out.srt", lambda p: SrtExport(p, options), only="call.wav"))
+    vtt = parse_vtt(export_text(tmp_path, "out.vtt", lambda p: VttExport(p, options), only="call.wav"))
+    # VTT: entities, read back as the label; SRT: lookalikes ffmpeg/libass show literally
+    assert vtt == [(0.0, 3.5, "tone <script>alert('x')</script> & -->\nloud 80%")]
+    assert srt == [(0.0, 3.5, "tone \u2039script\u203aalert('x')\u2039/script\u203a & --\u203a\nloud 80%")]
+
+
+def test_subtitles_without_the_level_use_what_there_is(tmp_path: Path) -> None:
+    sink = SrtExport(tmp_path / "a.srt")  # default: utterance; these results have no level
+    untagged = [r for m in fixture_messages("call.wav") for r in m.results if r.level is None]
+    sink.message(ResultMessage(1, 1, 0, tuple(untagged), source="call.wav"))
     sink.close()
     cues = parse_srt((tmp_path / "a.srt").read_text(encoding="utf-8"))
-    assert cues == [
-        (0.0, 2.0, "gender female 0.91 · emotion neutral 0.70 · age 31 - 45 1.00 · deepfake bonafide 0.97")
-    ]
+    # none of the default tasks is there: every task with a label
+    assert cues == [(6.0, 8.0, "speaking rate fast 66%\nnote line one line two 50%")]
 
 
 def test_subtitles_long_times() -> None:

@@ -198,8 +198,12 @@ def test_failed_input_gives_partial_exports_and_says_so(tmp_path: Path, testdata
     assert r.code == 4, r.err
     assert not any((tmp_path / f"r.{ext}").exists() for ext in FORMATS)
     lines = r.err.splitlines()
-    partials = ", ".join(f"r.partial.{ext}" for ext in FORMATS)
+    # subtitles are one file per input: good.wav's are complete, missing.wav never began
+    whole = [ext for ext in FORMATS if ext not in ("srt", "vtt")]
+    partials = ", ".join(f"r.partial.{ext}" for ext in whole)
     assert f"partial: results received so far were written to {partials} (" in "\n".join(lines)
+    assert (tmp_path / "r.good.srt").exists() and (tmp_path / "r.good.vtt").exists()
+    assert not list(tmp_path.glob("r.missing*")) and not list(tmp_path.glob("r*.partial.s*"))
     doc = json.loads((tmp_path / "r.partial.json").read_text(encoding="utf-8"))
     assert doc["partial"] is True and "missing.wav" in doc["partial_reason"]
     assert doc["source"] == "good.wav"  # what was received is kept

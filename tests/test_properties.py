@@ -13,6 +13,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bsstream.protocol.jsonlines import decode_line
 from bsstream.protocol.results import (
     Prediction,
     Result,
@@ -29,7 +30,6 @@ from bsstream.render.live import LiveSink
 from bsstream.render.plain import PlainSink, format_result, has_content
 from bsstream.render.summary import summary_lines, summary_to_dict, verdict_line
 from bsstream.render.table import build_summary_table, build_table
-from bsstream.replay import parse_record
 from tests.test_render_support import capture_console, output
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -123,7 +123,7 @@ def test_json_lines_round_trip(batch: list[ResultMessage]) -> None:
         data = json.loads(line)
         assert data == message_to_dict(m)
         assert message_from_dict(data) == m
-        assert parse_record(line) == m  # what replay reads back
+        assert decode_line(line) == m  # what replay reads back
 
 
 @SETTINGS

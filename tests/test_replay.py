@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bsstream.protocol.jsonlines import EventLine
+from bsstream.protocol.jsonlines import EventLine, decode_line
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import NullSink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
 from bsstream.render.jsonl import JsonlSink
 from bsstream.render.live import LiveSink
 from bsstream.render.plain import PlainSink
-from bsstream.replay import load_replay, parse_record, replay_command, replay_file
+from bsstream.replay import load_replay, replay_command, replay_file
 from bsstream.status import ExitStatus
 from tests.test_render_support import DEEPFAKE, STREAM, capture_console, load_messages, output
 
@@ -241,10 +241,10 @@ def test_empty_file_is_not_an_error(tmp_path: Path) -> None:
     assert "no results" in err.getvalue()
 
 
-def test_parse_record_kinds() -> None:
-    assert parse_record("   ") is None
-    assert parse_record('{"event":"reconnect"}') == EventLine({"event": "reconnect"})
-    assert isinstance(parse_record(GOOD), ResultMessage)
+def test_decode_line_kinds() -> None:
+    assert decode_line("   ") is None
+    assert decode_line('{"event":"reconnect"}') == EventLine({"event": "reconnect"})
+    assert isinstance(decode_line(GOOD), ResultMessage)
 
 
 def test_command_exit_codes_and_no_traceback(tmp_path: Path) -> None:

@@ -50,25 +50,22 @@ def rechunk(blocks: Iterable[bytes], chunk_bytes: int) -> Iterator[bytes]:
         yield bytes(pending[:tail])
 
 
-def paced(
-    chunks: Iterable[bytes],
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    start_offset: float = 0.0,
-) -> Iterator[bytes]:
-    """Yield each chunk no earlier than its audio start time, scheduled against ``clock``.
+class Pacer:
+    """The real-time schedule of one stream: the chunk starting at absolute byte ``position``
+    is due ``position / BYTES_PER_SECOND`` seconds after the schedule's start.
 
-    The deadline of a chunk is ``t0 + audio_seconds_before_it``, computed from the total
-    bytes so far (never a fixed sleep per chunk), so the schedule does not drift.
-    ``start_offset`` shifts the schedule (seconds of audio already sent before this stream).
+    The start is fixed by the first chunk asked about (so a stream that resumes at 10 s keeps
+    its schedule); every deadline comes from the bytes before it, never a fixed sleep per
+    chunk, so the schedule does not drift. Pure: the caller does the waiting.
     """
-    t0 = clock() - start_offset
-    sent = start_offset * BYTES_PER_SECOND
-    for chunk in chunks:
-        due = t0 + sent / BYTES_PER_SECOND
-        delay = due - clock()
-        if delay > 0:
-            sleep(delay)
-        yield chunk
-        sent += len(chunk)
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._t0: float | None = None
+
+    def delay(self, position: int) -> float:
+        """Seconds until the chunk at ``position`` is due (<= 0: send it now)."""
+        now = self.clock()
+        if self._t0 is None:
+            self._t0 = now - position / BYTES_PER_SECOND
+        return self._t0 + position / BYTES_PER_SECOND - now

@@ -34,7 +34,8 @@ __all__ = ["Device", "is_device", "list_devices", "parse_device"]
 PREFIX = "mic:"
 BACKENDS = ("pulse", "alsa", "avfoundation", "dshow", "lavfi")
 LIST_TIMEOUT = 10.0
-_SOURCE_LINE = re.compile(r"^\s*(\*?)\s*(\S+)\s*(?:\[(.*)\])?\s*$")
+# "* NAME [DESCRIPTION]", and since ffmpeg 7 a media type after it: "... [DESCRIPTION] (none)"
+_SOURCE_LINE = re.compile(r"^\s*(\*?)\s*(\S+)\s*(?:\[(.*)\])?\s*(?:\([^()]*\))?\s*$")
 
 
 def is_device(spec: str) -> bool:

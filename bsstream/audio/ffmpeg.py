@@ -43,10 +43,16 @@ from typing import IO, Any, BinaryIO
 from bsstream.audio.sniff import HEAD_BYTES, Sniffed, sniff
 from bsstream.protocol.messages import BYTES_PER_SECOND, SAMPLE_RATE
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - windows
+    fcntl = None  # type: ignore[assignment]
+
 ENV_VAR = "BSSTREAM_FFMPEG"
 STDERR_LINES = 64
 FEED_BYTES = 64 * 1024
 FIRST_READ_BYTES = 64 * 1024
+PIPE_BYTES = 1024 * 1024  # ffmpeg's output pipe: 32 s of 16 kHz mono s16 (Linux's default cap)
 DESCRIBE_WAIT = 1.0  # seconds to let the stderr thread catch up with the input's description
 PROBE_TIMEOUT = 15.0  # seconds for one probe run (only after a failure)
 DETAIL_CHARS = 90
@@ -312,6 +318,17 @@ def run_probe(exe: str, input_url: str, input_options: Sequence[str], head: byte
     return Probe(True, True, ok("-map", "0:a:0", "-t", "0", "-f", "null", "-"))
 
 
+def _widen_pipe(pipe: IO[bytes] | None) -> None:
+    """Let ffmpeg run up to ``PIPE_BYTES`` ahead of its reader (Linux; elsewhere, or when the
+    system's limit is lower, the pipe keeps its size). With the default 64 KiB (2 s of audio)
+    the decoder stops whenever the sender is busy for longer, and two cores work one at a time."""
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if pipe is None or setter is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(pipe.fileno(), setter, PIPE_BYTES)
+
+
 class FfmpegPipe:
     """One running ffmpeg decoder: read PCM from ``read()``, why it failed from ``failure()``.
 
@@ -373,6 +390,7 @@ class FfmpegPipe:
             )
         except OSError as exc:
             raise FfmpegStartError(str(exc)) from exc
+        _widen_pipe(self._proc.stdout)
         self._stderr_thread = threading.Thread(target=self._drain_stderr, name="ffmpeg-stderr", daemon=True)
         self._stderr_thread.start()
         self._first_thread = threading.Thread(target=self._read_first, name="ffmpeg-first", daemon=True)

@@ -16,6 +16,8 @@ numpy and soxr are imported only when a file is decoded (start-up stays at Click
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from bsstream.audio import wav
@@ -31,6 +33,28 @@ QUALITY = "HQ"  # soxr's 20-bit precision; ffmpeg's soxr default precision is 20
 
 _INT_BITS = (8, 16, 24, 32)
 _FLOAT_BITS = (32, 64)
+
+
+def import_numpy() -> Any:
+    """numpy, imported with its OpenBLAS limited to one thread.
+
+    At import OpenBLAS starts a thread per core that spins for a while: about 50 ms of CPU
+    here, for BLAS routines this module never calls. The setting is read once, when the
+    library loads, so the environment is restored right after (child processes and an
+    explicit OPENBLAS_NUM_THREADS are left as they were)."""
+    if "numpy" in sys.modules:
+        import numpy
+
+        return numpy
+    set_here = "OPENBLAS_NUM_THREADS" not in os.environ
+    if set_here:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import numpy
+    finally:
+        if set_here:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+    return numpy
 
 
 def handles(header: wav.WavHeader) -> bool:
@@ -58,8 +82,7 @@ class Converter:
     def __init__(self, header: wav.WavHeader) -> None:
         if not handles(header):
             raise ValueError("not a WAV layout the in-process resampler handles")
-        import numpy as np
-
+        np = import_numpy()
         self._np = np
         self.channels = header.channels
         self.rate = header.sample_rate

@@ -19,12 +19,7 @@ Secrets: a URL's user info and query string (a presigned URL's signature) are re
 from __future__ import annotations
 
 import contextlib
-import http.client
-import socket
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from bsstream.redact import register_secret
@@ -84,6 +79,11 @@ def _stripped_of_userinfo(url: str) -> tuple[str, str | None]:
 
 def _failure(name: str, exc: BaseException, timeout: float, *, after: int | None = None) -> BsError:
     """One error for a failed request or read, classified by the exception's type and status."""
+    import http.client  # here, not at the top: every other input starts faster without them
+    import socket
+    import ssl
+    import urllib.error
+
     where = "" if after is None else f" after {after} bytes"
     if isinstance(exc, urllib.error.HTTPError):
         code = exc.code
@@ -172,6 +172,8 @@ class UrlBody:
 def open_url(url: str, *, timeout: float) -> UrlBody:
     """Start downloading ``url``; its body as a stream. Errors (one line each): see the module
     docstring. Every read waits at most ``timeout`` seconds."""
+    import urllib.request
+
     register_url_secrets(url)
     name = display_name(url)
     try:

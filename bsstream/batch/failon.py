@@ -2,15 +2,18 @@
 
 Grammar (one rule per ``--fail-on``; the option is repeatable and any rule matching counts)::
 
-    TASK=LABEL>=THRESHOLD[@LEVEL]
-    TASK=LABEL>THRESHOLD[@LEVEL]
+    [CHANNEL:]TASK=LABEL>=THRESHOLD[@LEVEL]
+    [CHANNEL:]TASK=LABEL>THRESHOLD[@LEVEL]
 
 How an expression is split, so labels with spaces, dashes or even ``=`` / ``>`` work:
 
 1. the comparison is the LAST ``>`` in the expression (``>=`` when ``=`` follows it);
 2. after it: THRESHOLD, then optionally ``@LEVEL``; THRESHOLD is a number in [0, 1]
    (``0.8``, ``.8``, ``1``, ``8e-1``), LEVEL is ``segment`` or ``utterance``;
-3. before it: TASK, the FIRST ``=``, then LABEL (task names never contain ``=``, labels may).
+3. before it: TASK, the FIRST ``=``, then LABEL (task names never contain ``=``, labels may);
+4. before that ``=``: an optional CHANNEL qualifier ending at the LAST ``:`` (with
+   ``--channels split`` only): a ``--channel-names`` name, a 0-based index (``0``, ``1``)
+   or ``ch0``, ``ch1``, ...
 
 Surrounding whitespace of each part is ignored; TASK, LABEL and LEVEL compare
 case-insensitively with what the service sends. Examples::
@@ -19,11 +22,18 @@ case-insensitively with what the service sends. Examples::
     emotion=angry>=0.6@utterance
     age=18 - 22>0.5
     'emotion = angry >= 0.6 @ segment'     (spaces are fine; quote for the shell)
+    customer:emotion=angry>0.8             (--channels split --channel-names agent,customer)
+    1:emotion=angry>0.8                    (the second channel, named or not)
 
 A result matches when its task is TASK, its level is LEVEL (when given; a result without a
 level then never matches), and the posterior of LABEL among ALL its predictions (not only the
 final label) is >= (or >) THRESHOLD. A posterior that is missing or not a finite number
-(``""``, ``"nan"``) never matches.
+(``""``, ``"nan"``) never matches. A rule with CHANNEL matches only results of that channel
+(a name compares case-insensitively); without one, results of every channel.
+
+The rules are evaluated by pure functions over results (:func:`message_matches`,
+:func:`find_matches`), so they can run while streaming (:class:`FailOnSink`) or afterwards
+over saved results.
 """
 
 from __future__ import annotations
@@ -45,7 +55,10 @@ __all__ = [
     "FailOnSink",
     "Match",
     "apply_matches",
+    "check_channels",
+    "find_matches",
     "format_match",
+    "message_matches",
     "parse_fail_on",
     "parse_fail_ons",
 ]
@@ -63,6 +76,18 @@ class FailOn:
     threshold: float
     inclusive: bool = True  # ">=" (True) or ">" (False)
     level: str | None = None  # "segment" | "utterance" | None (any level)
+    channel: str | None = None  # CHANNEL: a name, an index ("1") or "ch1"; None: every channel
+
+    def matches_channel(self, channel: int | None, name: str | None) -> bool:
+        """Whether a result of ``channel`` (named ``name``) is one this rule looks at."""
+        if self.channel is None:
+            return True
+        if channel is None:
+            return False  # a mixed stream has no channels
+        wanted = self.channel.casefold()
+        return wanted in (str(channel), f"ch{channel}") or (
+            name is not None and name.strip().casefold() == wanted
+        )
 
     def matches(self, result: Result) -> float | None:
         """The posterior of LABEL in ``result`` when the rule matches it, else None."""
@@ -83,7 +108,9 @@ class FailOn:
 
 
 def _fail(expr: str, problem: str) -> UsageError:
-    return UsageError(f"--fail-on '{expr}': {problem}", hint="expected TASK=LABEL>=THRESHOLD[@LEVEL]")
+    return UsageError(
+        f"--fail-on '{expr}': {problem}", hint="expected [CHANNEL:]TASK=LABEL>=THRESHOLD[@LEVEL]"
+    )
 
 
 def parse_fail_on(expr: str) -> FailOn:
@@ -124,17 +151,54 @@ def parse_fail_on(expr: str) -> FailOn:
     task, has_eq, label = head.partition("=")
     if not has_eq:
         raise _fail(expr, "missing '=' between TASK and LABEL")
+    channel_text, has_channel, task = task.rpartition(":")
+    channel = channel_text.strip() if has_channel else None
     task, label = task.strip(), label.strip()
+    if channel == "":
+        raise _fail(expr, "missing CHANNEL before ':'")
     if not task:
         raise _fail(expr, "missing TASK before '='")
     if not label:
         raise _fail(expr, "missing LABEL after '='")
-    return FailOn(text=expr, task=task, label=label, threshold=threshold, inclusive=inclusive, level=level)
+    return FailOn(
+        text=expr,
+        task=task,
+        label=label,
+        threshold=threshold,
+        inclusive=inclusive,
+        level=level,
+        channel=channel,
+    )
 
 
 def parse_fail_ons(exprs: Iterable[str]) -> list[FailOn]:
     """Every ``--fail-on`` given, parsed (the first malformed one raises UsageError)."""
     return [parse_fail_on(e) for e in exprs]
+
+
+def _is_channel_ref(text: str, names: list[str]) -> bool:
+    """A name of ``names`` (case-insensitively), an index, or ``chN``."""
+    folded = text.casefold()
+    if folded in {n.casefold() for n in names}:
+        return True
+    digits = folded[2:] if folded.startswith("ch") else folded
+    return digits.isdigit()
+
+
+def check_channels(rules: Iterable[FailOn], *, split: bool, names: list[str]) -> None:
+    """UsageError for a CHANNEL qualifier that can never match: without ``--channels split``,
+    or neither one of ``names`` (``--channel-names``), an index nor ``chN``."""
+    for rule in rules:
+        if rule.channel is None:
+            continue
+        if not split:
+            raise _fail(rule.text, f"a channel ({rule.channel!r}) needs --channels split")
+        if not _is_channel_ref(rule.channel, names):
+            known = ", ".join(names) if names else "none given"
+            raise _fail(
+                rule.text,
+                f"no channel {rule.channel!r} (--channel-names: {known}; or an index 0, 1, ... or ch0, ch1, ...)",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +211,37 @@ class Match:
     end_time: str
     level: str | None
     posterior: float
+    channel: int | None = None  # --channels split: the result's channel
+    channel_name: str | None = None
+
+
+def message_matches(rules: Iterable[FailOn], message: ResultMessage) -> list[Match]:
+    """Pure: every (result, rule) of ``message`` that matches, in result then rule order."""
+    found: list[Match] = []
+    rules = [r for r in rules if r.matches_channel(message.channel, message.channel_name)]
+    for result in message.results:
+        for rule in rules:
+            posterior = rule.matches(result)
+            if posterior is not None:
+                found.append(
+                    Match(
+                        source=message.source,
+                        rule=rule.text,
+                        start_time=result.start_time,
+                        end_time=result.end_time,
+                        level=result.level,
+                        posterior=posterior,
+                        channel=message.channel,
+                        channel_name=message.channel_name,
+                    )
+                )
+    return found
+
+
+def find_matches(rules: Iterable[FailOn], messages: Iterable[ResultMessage]) -> list[Match]:
+    """Pure: every match of ``rules`` in ``messages`` (e.g. a run's saved results), in order."""
+    rules = list(rules)
+    return [m for message in messages for m in message_matches(rules, message)]
 
 
 def _number(value: float) -> str:
@@ -156,12 +251,16 @@ def _number(value: float) -> str:
 
 def format_match(m: Match) -> str:
     """One stderr line: ``fail-on match: call.wav 12.00-14.50 s (utterance) emotion=angry>=0.6,
-    posterior 0.91`` (times as in the table; the level only when the result had one)."""
+    posterior 0.91`` (times as in the table; the level only when the result had one; with
+    ``--channels split`` the channel after the input: ``call.wav [agent] 12.00-14.50 s ...``)."""
     start = format_time(m.start_time, parse_number(m.start_time))
     end = format_time(m.end_time, parse_number(m.end_time))
     level = f" ({display_text(m.level)})" if m.level else ""
+    channel = ""
+    if m.channel is not None:
+        channel = f" [{display_text(m.channel_name or f'ch{m.channel}')}]"
     return (
-        f"fail-on match: {display_text(m.source)} {start}-{end} s{level} "
+        f"fail-on match: {display_text(m.source)}{channel} {start}-{end} s{level} "
         f"{display_text(m.rule)}, posterior {_number(m.posterior)}"
     )
 
@@ -201,23 +300,11 @@ class FailOnSink:
     def message(self, message: ResultMessage) -> None:
         if not self.rules:
             return
-        for result in message.results:
-            for rule in self.rules:
-                posterior = rule.matches(result)
-                if posterior is None:
-                    continue
-                found = Match(
-                    source=message.source,
-                    rule=rule.text,
-                    start_time=result.start_time,
-                    end_time=result.end_time,
-                    level=result.level,
-                    posterior=posterior,
-                )
-                with self._lock:
-                    self._matches.append(found)
-                if self.on_match is not None:
-                    self.on_match(found)
+        for found in message_matches(self.rules, message):
+            with self._lock:
+                self._matches.append(found)
+            if self.on_match is not None:
+                self.on_match(found)
 
     def event(self, event: dict[str, Any]) -> None:
         pass

@@ -82,11 +82,6 @@ class Input:
     def is_stdin(self) -> bool:
         return self.spec == STDIN
 
-    @property
-    def relative(self) -> str:
-        """The path relative to its root, POSIX separators (the spec itself without a root)."""
-        return shard_key(self)
-
 
 def is_media_file(path: Path) -> bool:
     """True for a name with an audio or video extension (case-insensitive)."""

@@ -38,13 +38,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from bsstream.batch.failon import FailOnSink, apply_matches
 from bsstream.batch.inputs import Input
 from bsstream.export.atomic import AtomicFile
 from bsstream.export.guard import check_writable_dir
 from bsstream.protocol.jsonlines import MARKER_KEY, is_marker, marker_line
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.render.jsonl import JsonLinesWriter
@@ -107,12 +107,12 @@ def output_path(out_dir: Path, inp: Input, taken: set[str]) -> Path:
     return out_dir.joinpath(*candidate.parts)
 
 
-def marker(source: str, status: int, results: int) -> dict[str, Any]:
+def marker(source: str, status: int, results: int) -> JsonObject:
     """The completion marker record (see the module docstring)."""
     return marker_line(source, status, results)
 
 
-def read_marker(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def read_marker(path: str | os.PathLike[str]) -> JsonObject | None:
     """The completion marker of a finished output file, or None (missing file, unreadable, or
     its last line is not a marker: a half-written or foreign file)."""
     try:
@@ -191,7 +191,7 @@ class OutputDirSink:
         self._results += len(message.results)
         self._writer.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         self._writer.event(event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:

@@ -25,23 +25,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bsstream.render import display_text
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.progress import Progress, TaskID
 
-__all__ = ["BatchProgress", "format_rtf", "format_sent", "should_show"]
+__all__ = ["BatchProgress", "format_rtf", "format_sent"]
 
 _NAME_WIDTH = 32
-
-
-def should_show(console: Console, quiet: bool) -> bool:
-    """Whether progress could show on ``console`` (stderr): not ``--quiet``, a real terminal.
-    A run also asks :func:`bsstream.streamkind.progress_on_stderr` (what stdout is)."""
-    return not quiet and console.is_terminal and not console.is_dumb_terminal
 
 
 def format_rtf(audio_seconds: float, wall_seconds: float) -> str:
@@ -84,11 +78,11 @@ class BatchProgress:
 
         with BatchProgress(console, total_files=len(inputs)) as progress:
             progress.start_file("a.wav", duration=61.2)
-            progress.advance("a.wav", 0.25)        # audio seconds just sent (a delta)
+            progress.set_sent("a.wav", 12.5)       # audio seconds sent so far
             progress.finish_file("a.wav", status)  # an ExitStatus value
 
-    ``name`` identifies an active file (use the input's source name). ``advance`` and
-    ``set_sent`` for a name that is not active are ignored (a late callback cannot fail the
+    ``name`` identifies an active file (use the input's source name). ``set_sent`` for a name
+    that is not active is ignored (a late callback cannot fail the
     run); ``finish_file`` always counts one file done, also for an input that failed before
     ``start_file`` (e.g. it could not be opened).
     """
@@ -147,16 +141,8 @@ class BatchProgress:
             )
             self._state.active[name] = _Active(task_id, known, self._clock())
 
-    def advance(self, name: str, audio_seconds: float) -> None:
-        """``audio_seconds`` more audio of ``name`` was sent (a delta, like Rich's advance)."""
-        with self._lock:
-            active = self._state.active.get(name)
-            if active is None:
-                return
-            self._set_sent(active, active.sent + max(audio_seconds, 0.0))
-
     def set_sent(self, name: str, audio_seconds: float) -> None:
-        """The total audio seconds of ``name`` sent so far (an alternative to :meth:`advance`)."""
+        """The total audio seconds of ``name`` sent so far (it never goes back)."""
         with self._lock:
             active = self._state.active.get(name)
             if active is None:
@@ -176,7 +162,7 @@ class BatchProgress:
                 self._progress.remove_task(active.task_id)
             self._update_overall()
 
-    def __rich__(self) -> Any:
+    def __rich__(self) -> RenderableType:
         """The current display as a renderable (``console.print(progress)``; used by tests)."""
         if self._progress is None:
             return ""
@@ -200,10 +186,8 @@ class BatchProgress:
             return
         now = self._clock()
         detail = f"{format_sent(sent, active.duration)} · {format_rtf(sent, now - active.started)}"
-        update: dict[str, Any] = {"detail": detail}
-        if active.duration is not None:
-            update["completed"] = min(sent, active.duration)
-        self._progress.update(active.task_id, **update)
+        completed = min(sent, active.duration) if active.duration is not None else None
+        self._progress.update(active.task_id, detail=detail, completed=completed)  # None: unchanged
         self._update_overall()
 
     def _overall_detail(self) -> str:

@@ -125,12 +125,12 @@ def headline(summary: Summary, *, max_tasks: int | None = None) -> str:
     results.
     """
     parts: list[str] = []
-    verdict = summary.verdict
-    if verdict is not None:
-        parts.append(f"{display_text(verdict.label).upper()} {format_share(verdict)}")
+    for verdict in summary.verdicts:  # one per channel with --channels split: "[agent] BONAFIDE 97%"
+        channel = "" if verdict.channel_label is None else f"[{display_text(verdict.channel_label)}] "
+        parts.append(f"{channel}{display_text(verdict.label).upper()} {format_share(verdict)}")
     others = [t for t in summary.tasks if t.task != DEEPFAKE_TASK]
     shown = others if max_tasks is None else others[: max(max_tasks, 0)]
-    parts.extend(f"{display_text(t.task)} {display_text(t.label)} {format_share(t)}" for t in shown)
+    parts.extend(f"{display_text(t.title)} {display_text(t.label)} {format_share(t)}" for t in shown)
     if len(shown) < len(others):
         parts.append(f"+{len(others) - len(shown)} more")
     return " · ".join(parts)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bsstream.batch.report import InputReport, headline
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import NullSink, Sink, StreamInfo, StreamOutcome
+
+if TYPE_CHECKING:  # rich loads only when a run shows progress
+    from bsstream.batch.progress import BatchProgress
 
 
 class BySource(NullSink):
@@ -39,7 +43,7 @@ class BySource(NullSink):
         if sink is not None:
             sink.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         source = event.get("source")
         sink = self._get(source) if isinstance(source, str) else None
         if sink is not None:
@@ -84,7 +88,7 @@ class ReportCollector(NullSink):
 class ProgressSink(NullSink):
     """Feeds a BatchProgress: a file starts at begin and is done at end."""
 
-    def __init__(self, progress: Any) -> None:
+    def __init__(self, progress: BatchProgress) -> None:
         self.progress = progress
 
     def begin(self, info: StreamInfo) -> None:

@@ -7,7 +7,7 @@ free of grpc and numpy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bsstream.emulator.server import EMULATOR_METADATA, CallLog, Emulator, EmulatorError, Faults
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["EMULATOR_METADATA", "CallLog", "Emulator", "EmulatorError", "Faults"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in __all__:
         from bsstream.emulator import server
 

@@ -312,11 +312,6 @@ def spacing_from_autocorrelation(r: FloatArray) -> FloatArray:
     return np.where(have.sum(axis=1) >= 3, spacing, np.nan)
 
 
-def formant_spacing(power: FloatArray) -> FloatArray:
-    """Formant spacing (Hz) of each row of 1024-point power spectra (nan where not measurable)."""
-    return spacing_from_autocorrelation(lpc_autocorrelation(power))
-
-
 def _pitch(power: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Autocorrelation pitch (Boersma-style window correction), first strong peak, parabolic refinement."""
     r = np.fft.irfft(power, NFFT, axis=1)[:, : _LAG_MAX + 2]

@@ -12,12 +12,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from bsstream.helptext import GroupedCommand
 from bsstream.status import ExitStatus
+
+if TYPE_CHECKING:  # grpc loads only when the server starts (``--help`` stays light)
+    from bsstream.emulator.server import Emulator, Faults
 
 SERVE_KEY_ENV = "BSSTREAM_SERVE_API_KEY"
 # the server's DEFAULT_IDLE_SECONDS and DEFAULT_MAX_CALLS (repeated so --help needs no grpc import)
@@ -194,11 +197,7 @@ def serve_command(
         _fail("--api-key must not be empty", ExitStatus.USAGE)
     from bsstream.emulator.server import Emulator, EmulatorError, Faults
 
-    cert = key = None
-    if tls_cert is not None and tls_key is not None:
-        cert = _read_pem(tls_cert, "certificate", "CERTIFICATE")
-        key = _read_pem(tls_key, "key", "PRIVATE KEY")
-        _check_pair(tls_cert, tls_key)
+    cert, key = _tls_material(tls_cert, tls_key)
     faults = Faults(
         abort_after=abort_after,
         abort_code=abort_code.upper(),
@@ -232,18 +231,7 @@ def serve_command(
     # thread happens to be (say, inside a lock's bookkeeping) could escape the stop path
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        click.echo(f"listening on {emulator.address} ({'TLS' if emulator.tls else 'plaintext'})")
-        sys.stdout.flush()
-        click.echo("bsstream emulator: results are heuristics, not Behavioral Signals models", err=True)
-        click.echo(f"bsstream emulator: limits: {emulator.describe_limits()}", err=True)
-        for line in faults.describe():
-            click.echo(f"bsstream emulator: fault: {line}", err=True)
-        if api_key is None and not _is_loopback(host):
-            click.echo(
-                f"bsstream emulator: warning: listening on {emulator.address}, beyond loopback, without"
-                f" an API key: anyone who can reach it can stream to it (set {SERVE_KEY_ENV} or --api-key)",
-                err=True,
-            )
+        _announce(emulator, faults, host, api_key)
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
@@ -253,6 +241,34 @@ def serve_command(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("stopped", err=True)
+
+
+def _tls_material(tls_cert: Path | None, tls_key: Path | None) -> tuple[bytes | None, bytes | None]:
+    """The PEM bytes of ``--tls-cert`` and ``--tls-key`` (both None without TLS), checked to be a
+    usable pair; anything wrong ends the command with a usage error."""
+    if tls_cert is None or tls_key is None:
+        return None, None
+    cert = _read_pem(tls_cert, "certificate", "CERTIFICATE")
+    key = _read_pem(tls_key, "key", "PRIVATE KEY")
+    _check_pair(tls_cert, tls_key)
+    return cert, key
+
+
+def _announce(emulator: Emulator, faults: Faults, host: str, api_key: str | None) -> None:
+    """The address on stdout; what it is, its limits, its faults and an open-listener warning on
+    stderr."""
+    click.echo(f"listening on {emulator.address} ({'TLS' if emulator.tls else 'plaintext'})")
+    sys.stdout.flush()
+    click.echo("bsstream emulator: results are heuristics, not Behavioral Signals models", err=True)
+    click.echo(f"bsstream emulator: limits: {emulator.describe_limits()}", err=True)
+    for line in faults.describe():
+        click.echo(f"bsstream emulator: fault: {line}", err=True)
+    if api_key is None and not _is_loopback(host):
+        click.echo(
+            f"bsstream emulator: warning: listening on {emulator.address}, beyond loopback, without"
+            f" an API key: anyone who can reach it can stream to it (set {SERVE_KEY_ENV} or --api-key)",
+            err=True,
+        )
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 
@@ -36,7 +36,6 @@ from bsstream._gen import api_pb2, api_pb2_grpc
 from bsstream.emulator import analysis
 
 EMULATOR_METADATA = ("bsstream-emulator", "1")
-METHODS = ("StreamAudio", "DeepfakeDetection")
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384000
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # gRPC's default receive limit, set explicitly: 131 s at 16 kHz
@@ -105,7 +104,10 @@ class Faults:
         return out
 
 
-def _recent() -> deque[Any]:
+_T = TypeVar("_T")
+
+
+def _recent() -> deque[_T]:
     return deque(maxlen=LOGGED_MESSAGES)
 
 
@@ -140,6 +142,7 @@ class CallLog:
         self._tokens.append(msg.x_auth_token)
 
     def note_audio(self, size: int) -> None:
+        """Count an audio message of ``size`` bytes."""
         self.audio_messages += 1
         self.total_audio_bytes += size
         self._chunk_sizes.append(size)
@@ -404,6 +407,8 @@ class Emulator:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Emulator:
+        """Listen (on a background thread) and fill in :attr:`address`; a no-op when running.
+        An :class:`EmulatorError` when it cannot listen or the TLS certificate is invalid."""
         if self._server is not None:
             return self
         self._stopping.clear()
@@ -440,6 +445,7 @@ class Emulator:
         return server, port
 
     def stop(self, grace: float | None = 0.5) -> None:
+        """Stop serving: calls still running get ``grace`` seconds to finish, then are cancelled."""
         server, self._server = self._server, None
         if server is None:
             return

@@ -4,8 +4,8 @@
 ``.jsonl``  exactly the ``--json`` stream (:mod:`bsstream.export.jsonl`)
 ``.json``   one document: source, duration, config, results, summary (:mod:`.jsondoc`)
 ``.csv``    one row per result (:mod:`.csvfile`)
-``.srt``    SubRip subtitles, one cue per time window (:mod:`.subtitles`)
-``.vtt``    WebVTT subtitles, one cue per time window (:mod:`.subtitles`)
+``.srt``    SubRip subtitles: one level, 2 lines of 42 characters, one file per input (:mod:`.subtitles`)
+``.vtt``    WebVTT subtitles, the same cues (:mod:`.subtitles`)
 ``.html``   a self-contained report with a timeline (:mod:`.html`); ``.htm`` too
 ==========  ===================================================================
 
@@ -28,7 +28,7 @@ from bsstream.export.guard import check_writable_dir, output_error
 from bsstream.export.html import HtmlExport
 from bsstream.export.jsondoc import JsonDocExport
 from bsstream.export.jsonl import JsonlExport
-from bsstream.export.subtitles import SrtExport, VttExport
+from bsstream.export.subtitles import SrtExport, SubtitleOptions, VttExport
 from bsstream.protocol.stream import Sink
 from bsstream.status import UsageError
 
@@ -45,8 +45,9 @@ WRITERS: dict[str, Callable[[Path], Sink]] = {
 SUPPORTED = (".jsonl", ".json", ".csv", ".srt", ".vtt", ".html")
 
 
-def open_export(path: str) -> Sink:
-    """The export sink for one ``--output`` path; UsageError for what cannot work."""
+def open_export(path: str, subtitles: SubtitleOptions | None = None) -> Sink:
+    """The export sink for one ``--output`` path; UsageError for what cannot work.
+    ``subtitles``: what ``.srt``/``.vtt`` files show (default :class:`SubtitleOptions`)."""
     target = Path(path)
     suffix = target.suffix.lower()
     writer = WRITERS.get(suffix)
@@ -63,12 +64,14 @@ def open_export(path: str) -> Sink:
         raise UsageError(f"--output {path}: directory {directory} does not exist")
     try:
         check_writable_dir(directory)
+        if subtitles is not None and suffix in (".srt", ".vtt"):
+            return (SrtExport if suffix == ".srt" else VttExport)(target, subtitles)
         return writer(target)
     except OSError as exc:
         raise output_error(target, exc) from None
 
 
-def open_exports(paths: list[str]) -> list[Sink]:
+def open_exports(paths: list[str], subtitles: SubtitleOptions | None = None) -> list[Sink]:
     """One sink per ``--output`` path, in order. Raises UsageError before creating any file
     if a path has an unsupported extension, is a directory, is given twice, or its
     directory does not exist; OutputError (exit 6) if it is not writable."""
@@ -84,7 +87,7 @@ def open_exports(paths: list[str]) -> list[Sink]:
     sinks: list[Sink] = []
     try:
         for path in paths:
-            sinks.append(open_export(path))
+            sinks.append(open_export(path, subtitles))
     except BaseException:
         for sink in sinks:
             abort = getattr(sink, "abort", None)
@@ -101,6 +104,7 @@ __all__ = [
     "JsonDocExport",
     "JsonlExport",
     "SrtExport",
+    "SubtitleOptions",
     "VttExport",
     "open_export",
     "open_exports",

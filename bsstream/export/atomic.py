@@ -31,9 +31,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO
 
 from bsstream.export.partial import Completeness, partial_path
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, summarize
@@ -44,7 +45,7 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def _close_quietly(file: Any) -> None:
+def _close_quietly(file: IO[bytes]) -> None:
     """Close ``file``; a failing final flush (ENOSPC, EIO) must not skip what follows."""
     with contextlib.suppress(OSError, ValueError):
         file.close()
@@ -219,19 +220,13 @@ class AtomicFile:
             self.discard()
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with AtomicFile(path) as f:
-        f.write_text(text)
-
-
 @dataclass
 class StreamRecord:
     """Everything one input's stream told an export."""
 
     info: StreamInfo
     messages: list[ResultMessage] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[JsonObject] = field(default_factory=list)
     outcome: StreamOutcome | None = None
 
     @property
@@ -279,7 +274,7 @@ class CollectingExport:
     def message(self, message: ResultMessage) -> None:
         self._record_for(message.source, message.method).messages.append(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         source = event.get("source")
         self._record_for(source if isinstance(source, str) else None).events.append(event)
 

@@ -3,6 +3,10 @@
 Header: ``source,level,start,end,task,final_label,posterior,predictions,embedding,emulated,partial``
 
 - ``source``: the input as given (a relative path stays relative);
+- ``channel``, ``channel_name``: only with ``--channels split`` (when any result of the file
+  carries a channel), right after ``source``: the result's channel, 0-based, and its
+  ``--channel-names`` name (empty when none was given). A mixed run's file has neither
+  column, so its header is the same as before split existed;
 - ``level``: ``segment``/``utterance``, empty when the result carried none;
 - ``start``/``end``: the times exactly as the service sent them (strings, maybe unparseable);
 - ``posterior``: the final label's posterior as sent (first prediction with that label),
@@ -53,6 +57,8 @@ HEADER = (
     "partial",
 )
 
+CHANNEL_COLUMNS = ("channel", "channel_name")
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -88,10 +94,26 @@ def is_empty(result: Result) -> bool:
     return not result.final_label and not result.predictions and result.embedding is None
 
 
-def result_row(source: str, result: Result, *, emulated: bool = False, partial: bool = False) -> list[str]:
-    """One result's row, every cell neutralised (:func:`safe_cell`)."""
+def header(split: bool) -> tuple[str, ...]:
+    """The header row: with ``split``, the channel columns after ``source``."""
+    return (HEADER[0], *CHANNEL_COLUMNS, *HEADER[1:]) if split else HEADER
+
+
+def result_row(
+    source: str,
+    result: Result,
+    *,
+    emulated: bool = False,
+    partial: bool = False,
+    channel: tuple[int | None, str | None] | None = None,
+) -> list[str]:
+    """One result's row, every cell neutralised (:func:`safe_cell`); ``channel`` (the message's
+    channel and name) adds the channel cells after ``source`` (``--channels split``)."""
+    index, name = channel if channel is not None else (None, None)
+    channel_cells = [] if channel is None else ["" if index is None else str(index), name or ""]
     row = [
         source,
+        *channel_cells,
         result.level or "",
         result.start_time,
         result.end_time,
@@ -112,14 +134,18 @@ class CsvExport(CollectingExport):
     def render(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(HEADER)
+        split = any(m.channel is not None for record in self.streams for m in record.messages)
+        writer.writerow(header(split))
         partial = self.partial_reason is not None
         for record in self.streams:
             for message in record.messages:
+                channel = (message.channel, message.channel_name) if split else None
                 for result in message.results:
                     if is_empty(result):
                         continue
                     source = message.source or record.source
-                    row = result_row(source, result, emulated=record.info.emulated, partial=partial)
+                    row = result_row(
+                        source, result, emulated=record.info.emulated, partial=partial, channel=channel
+                    )
                     writer.writerow(row)
         return buf.getvalue()

@@ -15,13 +15,16 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec
 
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import NullSink, Sink, StreamInfo, StreamOutcome
 from bsstream.status import OutputError
 
 __all__ = ["GuardedOutput", "check_writable_dir", "output_error"]
+
+_P = ParamSpec("_P")
 
 _CAUSES: dict[int, tuple[str, str]] = {
     errno.ENOSPC: ("no space left on device", "free some space or write elsewhere"),
@@ -86,11 +89,11 @@ class GuardedOutput(NullSink):
         self.error = output_error(self.path, exc, source=self.source)
         self.on_error(self.error)
 
-    def _call(self, method: Callable[..., None], *args: Any) -> None:
+    def _call(self, method: Callable[_P, None], *args: _P.args, **kwargs: _P.kwargs) -> None:
         if self.error is not None:
             return
         try:
-            method(*args)
+            method(*args, **kwargs)
         except OSError as exc:
             self._fail(exc)
 
@@ -100,7 +103,7 @@ class GuardedOutput(NullSink):
     def message(self, message: ResultMessage) -> None:
         self._call(self.sink.message, message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         self._call(self.sink.event, event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
@@ -119,6 +122,12 @@ class GuardedOutput(NullSink):
         mark = getattr(self.sink, "mark_partial", None)
         if mark is not None and self.error is None:
             mark(reason)
+
+    @property
+    def files(self) -> list[tuple[Path, Path]]:
+        """(requested, written) per file of an export writing several (subtitles per input)."""
+        files = getattr(self.sink, "files", None)
+        return list(files) if self.error is None and isinstance(files, list) else []
 
     @property
     def written(self) -> Path | None:

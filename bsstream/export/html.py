@@ -1,21 +1,36 @@
-"""``.html`` export: one self-contained report (no network: inline CSS and JS, no fonts/CDN).
+"""``.html`` export: one self-contained report to review a recording (no network: inline CSS and
+JS, no fonts/CDN; the audio, when embedded, as a ``data:`` URI).
 
 Layout: a header (sources, total audio duration, methods), then one section per input with
 its title, duration and method, the deepfake verdict as a coloured banner when the stream had
-a ``deepfake`` task, any error, an interactive timeline and the summary table with a legend.
+a ``deepfake`` task, any error, the player, a legend per task, the timeline and the summary
+table (one card per task on a narrow screen).
 
-The timeline has one lane per task (deepfake first, then tasks in the order first seen;
-unknown tasks get lanes too), one row per level inside a lane, spans coloured by label
-(a stable colour per label, derived from a hash of the label text), posteriors of every
-prediction in a tooltip on hover, a time axis with round ticks, and zoom (buttons or
-Ctrl/⌘ + wheel) with horizontal scrolling. It is drawn on a canvas by inline JS from JSON
+Audio (:mod:`bsstream.export.audio`): the run's PCM, captured as it streamed, gives a loudness
+overview strip (``wave``: up to 1,600 values 0..100) and, unless too long or turned off, an
+``<audio>`` element (Opus in WebM; one per source: scan's sections share it). Play/pause (the
+button or Space), a playhead across the lanes and the overview, click a bar (or the axis) to
+seek. The Content-Security-Policy gains ``media-src data:`` only when audio is embedded.
+
+The timeline has one lane per (channel, task) (``--channels split``: channels in order, each
+labelled; deepfake first, then tasks in the order first seen; a task whose results carry no
+label at all, the ``features`` embeddings, only when embeddings were asked for), one row per
+level inside a lane (named beside it; utterance bars outlined), spans coloured by label
+(:func:`bsstream.render.palette.label_color`, the terminal's mapping) with the final label's
+posterior as opacity, posteriors of every prediction in a tooltip on hover and on keyboard
+focus, a time axis with round ticks, and zoom (buttons or Ctrl/⌘ + wheel) with horizontal
+scrolling. An overview strip above it shows the whole recording with the visible window (click
+or drag to move); a recording over 10 minutes opens on its first 5. The bars take the keyboard
+through one focusable element (a roving focus, ``role=button`` with an accessible name like
+``emotion happy 0.82, 12.0–14.5 s, segment``). It is drawn on a canvas by inline JS from JSON
 embedded in a ``<script type="application/json">`` block (``<``, ``>``, ``&``, U+2028 and
 U+2029 escaped, so no text can end the block), and only the visible part is drawn, so a
 2-hour call with tens of thousands of spans stays fast. A Content-Security-Policy meta tag
 forbids any network access. All text is escaped (HTML by :func:`html.escape`, in JS by
 ``textContent``). Results with unparseable times are left out of the timeline (counted in a
 note) but kept in the summary. JS errors are written into ``#bs-js-errors``; after drawing,
-``<body data-bs-rendered="N">`` counts the timelines drawn.
+``<body data-bs-rendered="N">`` counts the timelines drawn. Printing fits every timeline to
+the page (the whole recording, no scrollbars).
 
 Several inputs: one section per input, in stream order.
 
@@ -30,14 +45,17 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from typing import Any
 
 from bsstream.export.atomic import CollectingExport, StreamRecord
 from bsstream.export.html_assets import CSS, JS
+from bsstream.protocol.results import Result, ResultMessage
 from bsstream.protocol.summary import DEEPFAKE_TASK, TaskSummary
 
 # the one label -> colour mapping, shared with the terminal's live view
 from bsstream.render.palette import label_color
+from bsstream.split import channel_label
 from bsstream.status import ExitStatus
 
 _GENUINE = {"bonafide", "bona fide", "bona-fide", "genuine", "real", "human", "authentic", "live"}
@@ -109,49 +127,87 @@ class _Labels:
 _LEVEL_ORDER = {"segment": 0, "utterance": 1}
 
 
+class _Lanes:
+    """The lanes of one stream: one per (channel, task), in the order shown."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, str | None, str]] = []  # (channel index or -1, channel label, task)
+        self.levels: dict[tuple[int, str | None, str], set[int]] = {}
+        self.counts: dict[tuple[int, str | None, str], int] = {}
+        self.labelled: set[tuple[int, str | None, str]] = set()
+
+    def key(self, message: ResultMessage, task: str) -> tuple[int, str | None, str]:
+        channel = -1 if message.channel is None else message.channel
+        label = None if message.channel is None else channel_label(message.channel, message.channel_name)
+        key = (channel, label, task)
+        if key not in self.levels:
+            self.keys.append(key)
+            self.levels[key] = set()
+            self.counts[key] = 0
+        return key
+
+    def order(self, keep_unlabelled: bool) -> list[tuple[int, str | None, str]]:
+        """Channels in order, deepfake first in each, then as first seen; lanes whose results
+        carry no label at all (the features task's embeddings) only when embeddings were asked."""
+        first = {k: i for i, k in enumerate(self.keys)}
+        shown = [k for k in self.keys if keep_unlabelled or k in self.labelled]
+        return sorted(shown, key=lambda k: (k[0], k[2] != DEEPFAKE_TASK, first[k]))
+
+
+def _result_span(result: Result, intern: _Labels, level: int) -> list[Any] | None:
+    start, end = result.start, result.end
+    if start is None or end is None:
+        return None
+    if end < start:
+        start, end = end, start
+    preds = [[intern(p.label), p.posterior] for p in result.predictions]
+    conf = result.final_posterior
+    conf = None if conf is None or not math.isfinite(conf) else round(min(1.0, max(0.0, conf)), 3)
+    return [0, level, round(start, 3), round(end, 3), intern(result.final_label), preds, result.id, conf]
+
+
+def _level_index(levels: list[str | None], level: str | None) -> int:
+    if level not in levels:
+        levels.append(level)
+    return levels.index(level)
+
+
 def _stream_data(record: StreamRecord, intern: _Labels, levels: list[str | None]) -> dict[str, Any]:
-    lanes: dict[str, set[int]] = {}
-    counts: dict[str, int] = {}
-    spans: list[list[Any]] = []
+    lanes = _Lanes()
+    raw: list[tuple[tuple[int, str | None, str], list[Any]]] = []
     skipped = 0
     extent = record.duration or 0.0
-    raw: list[tuple[str, int, float, float, Any]] = []
     for message in record.messages:
         for result in message.results:
-            if result.task not in lanes:
-                lanes[result.task] = set()
-                counts[result.task] = 0
-            start, end = result.start, result.end
-            if start is None or end is None:
+            key = lanes.key(message, result.task)
+            if result.final_label or result.predictions:
+                lanes.labelled.add(key)
+            level = _level_index(levels, result.level)
+            span = _result_span(result, intern, level)
+            if span is None:
                 skipped += 1
                 continue
-            if end < start:
-                start, end = end, start
-            if result.level not in levels:
-                levels.append(result.level)
-            level = levels.index(result.level)
-            lanes[result.task].add(level)
-            counts[result.task] += 1
-            extent = max(extent, end)
-            preds = [[intern(p.label), p.posterior] for p in result.predictions]
-            raw.append((result.task, level, start, end, [intern(result.final_label), preds, result.id]))
-    order = sorted(lanes, key=lambda t: (t != DEEPFAKE_TASK, list(lanes).index(t)))
-    lane_index = {task: i for i, task in enumerate(order)}
-    for task, level, start, end, (label, preds, rid) in raw:
-        spans.append([lane_index[task], level, round(start, 3), round(end, 3), label, preds, rid])
+            lanes.levels[key].add(level)
+            lanes.counts[key] += 1
+            extent = max(extent, span[3])
+            raw.append((key, span))
+    order = lanes.order(bool(record.info.config.get("feature_embedding")))
+    lane_index = {key: i for i, key in enumerate(order)}
+    spans = []
+    for key, span in raw:
+        if key in lane_index:
+            span[0] = lane_index[key]
+            spans.append(span)
 
     def level_key(i: int) -> tuple[int, str]:
         name = levels[i]
         return (_LEVEL_ORDER.get(name or "", 2), name or "~")
 
     lane_list = []
-    for task in order:
-        present = sorted(lanes[task], key=level_key)
-        if not present:  # a task seen only with unparseable times: an empty row
-            if None not in levels:
-                levels.append(None)
-            present = [levels.index(None)]
-        lane_list.append({"task": task, "levels": present, "count": counts[task]})
+    for key in order:
+        # a task seen only with unparseable times: an empty row
+        present = sorted(lanes.levels[key], key=level_key) or [_level_index(levels, None)]
+        lane_list.append({"task": key[2], "channel": key[1], "levels": present, "count": lanes.counts[key]})
     return {"source": record.source, "extent": extent, "lanes": lane_list, "spans": spans, "skipped": skipped}
 
 
@@ -183,18 +239,22 @@ def _summary_html(record: StreamRecord) -> str:
         color = label_color(t.label)
         conf = f"{t.confidence:.2f}" if t.confidence is not None else "—"
         covered = fmt_duration(t.seconds) if t.seconds > 0 else "—"
-        rows.append(
-            f"<tr><td>{_esc(t.task)}</td><td>{_esc(t.level or '—')}</td>"
-            f'<td><span class="swatch" style="background:{color}"></span>{_esc(t.label)}</td>'
-            f'<td class="num">{t.share * 100:.0f}%</td><td class="num">{conf}</td>'
-            f'<td class="num">{covered}</td><td class="num">{t.results}</td></tr>'
+        rows.append(  # data-th: the column's name, shown beside each value on a narrow screen
+            f'<tr><td data-th="Task">{_esc(t.task)}</td><td data-th="Level">{_esc(t.level or "—")}</td>'
+            f'<td data-th="Dominant"><span class="swatch" style="background:{color}"></span>'
+            f"{_esc(t.label)}</td>"
+            f'<td class="num" data-th="Share">{t.share * 100:.0f}%</td>'
+            f'<td class="num" data-th="Confidence">{conf}</td>'
+            f'<td class="num" data-th="Covered">{covered}</td>'
+            f'<td class="num" data-th="Results">{t.results}</td></tr>'
         )
     return (
-        '<h3>Summary</h3><table class="summary"><thead><tr><th>Task</th><th>Level</th>'
+        '<h3>Summary</h3><div class="table-wrap"><table class="summary">'
+        "<thead><tr><th>Task</th><th>Level</th>"
         '<th>Dominant label</th><th class="num">Share</th><th class="num">Confidence</th>'
         '<th class="num">Covered</th><th class="num">Results</th></tr></thead><tbody>'
         + "".join(rows)
-        + "</tbody></table>"
+        + "</tbody></table></div>"
     )
 
 
@@ -206,7 +266,7 @@ def _legend_html(record: StreamRecord) -> str:
             if result.final_label and result.final_label not in labels:
                 labels.append(result.final_label)
     parts = []
-    for task, labels in by_task.items():
+    for task, labels in sorted(by_task.items(), key=lambda item: item[0] != DEEPFAKE_TASK):  # as the lanes
         if not labels:
             continue
         chips = "".join(
@@ -215,11 +275,67 @@ def _legend_html(record: StreamRecord) -> str:
             for label in labels[:24]
         )
         more = f'<span class="chip">+{len(labels) - 24} more</span>' if len(labels) > 24 else ""
-        parts.append(f'<span class="lg-task">{_esc(task)}</span>{chips}{more}')
-    return f'<div class="legend">{"".join(parts)}</div>' if parts else ""
+        parts.append(f'<div class="lg-row"><span class="lg-task">{_esc(task)}</span>{chips}{more}</div>')
+    if not parts:
+        return ""
+    key = (
+        '<div class="lg-row lg-key"><span class="chip"><span class="swatch conf-hi"></span>confident</span>'
+        '<span class="chip"><span class="swatch conf-lo"></span>paler: lower posterior</span>'
+        '<span class="chip"><span class="swatch lvl-utt"></span>utterance row (outlined)</span></div>'
+    )
+    return f'<div class="legend" aria-label="Legend">{"".join(parts)}{key}</div>'
 
 
-def _section_html(i: int, record: StreamRecord, data: dict[str, Any]) -> str:
+def _player_html(i: int, audio: _AudioRef | None) -> str:
+    """Play/pause, the clock and (for the first section of a source) the audio element."""
+    if audio is None or audio.element is None:
+        note = f'<div class="tl-note">Audio {_esc(audio.problem)}.</div>' if audio and audio.problem else ""
+        return note
+    element = ""
+    if audio.uri is not None:
+        element = f'<audio id="{audio.element}" preload="auto" src="{_esc(audio.uri)}"></audio>'
+    return (
+        f'<div class="tl-player" role="group" aria-label="Audio player">{element}'
+        f'<button type="button" class="play" aria-label="Play" aria-controls="{audio.element}" '
+        'title="Play / pause (Space)">▶</button><span class="tl-clock" aria-live="off">0:00</span>'
+        '<span class="tl-hint">Space play/pause · click a bar or the axis to seek · '
+        "Tab to the bars, ←/→ ↑/↓ move, Enter plays from a bar</span></div>"
+    )
+
+
+def _timeline_html(i: int, record: StreamRecord, data: dict[str, Any], audio: _AudioRef | None) -> str:
+    if not data["lanes"]:
+        return '<p class="empty">No results to show on a timeline.</p>'
+    note = ""
+    if data["skipped"]:
+        note = (
+            f'<div class="tl-note">{data["skipped"]} result(s) with unparseable times are not shown '
+            "on the timeline.</div>"
+        )
+    return (
+        f'<div class="timeline" id="timeline-{i}" role="region" aria-label="Timeline of '
+        f'{_esc(record.source or "(unnamed input)")}">'
+        f"{_player_html(i, audio)}{_legend_html(record)}"
+        '<div class="tl-toolbar" role="toolbar" aria-label="Zoom">'
+        '<button type="button" class="zoom-out" title="Zoom out" aria-label="Zoom out">−</button>'
+        '<button type="button" class="zoom-in" title="Zoom in (or Ctrl + wheel)" '
+        'aria-label="Zoom in">+</button>'
+        '<button type="button" class="zoom-fit" title="Show the whole stream">Fit</button>'
+        '<span class="tl-hint">Ctrl + wheel to zoom, scroll sideways to move, hover or focus for '
+        "posteriors</span>"
+        '<span class="tl-range" aria-live="polite"></span></div>'
+        '<div class="tl-overview" tabindex="0" role="slider" aria-label="Overview: the whole recording; '
+        'drag or click to move the view, ←/→ to seek" aria-valuemin="0" '
+        f'aria-valuemax="{data["extent"]:.1f}" aria-valuenow="0"><div class="ov-img"></div>'
+        '<div class="ov-window"></div><div class="ov-head"></div></div>'
+        '<div class="tl-body"><div class="tl-names"></div>'
+        '<div class="tl-scroll"><div class="tl-spacer"><canvas aria-hidden="true"></canvas>'
+        '<div class="tl-focus" tabindex="0" role="button" aria-label="Timeline bars"></div>'
+        f"</div></div></div>{note}</div>"
+    )
+
+
+def _section_html(i: int, record: StreamRecord, data: dict[str, Any], audio: _AudioRef | None = None) -> str:
     outcome = record.outcome
     meta = [f"<span>Duration <b>{_esc(fmt_duration(record.duration))}</b></span>"]
     if record.info.method:
@@ -237,31 +353,44 @@ def _section_html(i: int, record: StreamRecord, data: dict[str, Any]) -> str:
         problem += f": {_esc(outcome.error)}</div>" if outcome.error else "</div>"
     elif outcome is None and record.messages:
         problem = '<div class="problem">The stream did not finish; results may be incomplete.</div>'
-    if data["lanes"]:
-        note = ""
-        if data["skipped"]:
-            note = (
-                f'<div class="tl-note">{data["skipped"]} result(s) with unparseable times are not shown '
-                "on the timeline.</div>"
-            )
-        timeline = (
-            f'<div class="timeline" id="timeline-{i}">'
-            '<div class="tl-toolbar"><button type="button" class="zoom-out" title="Zoom out">−</button>'
-            '<button type="button" class="zoom-in" title="Zoom in (or Ctrl + wheel)">+</button>'
-            '<button type="button" class="zoom-fit" title="Show the whole stream">Fit</button>'
-            '<span class="tl-hint">Ctrl + wheel to zoom, scroll sideways to move, hover for posteriors</span>'
-            '<span class="tl-range"></span></div>'
-            '<div class="tl-body"><div class="tl-names"></div>'
-            '<div class="tl-scroll"><div class="tl-spacer"><canvas></canvas></div></div></div>'
-            f"{note}{_legend_html(record)}</div>"
-        )
-    else:
-        timeline = '<p class="empty">No results to show on a timeline.</p>'
     return (
         f'<section class="stream" id="stream-{i}"><h2>{_esc(record.source or "(unnamed input)")}</h2>'
         f'<div class="meta">{"".join(meta)}</div>'
-        f"{_verdict_html(record.summary.verdict)}{problem}{timeline}{_summary_html(record)}</section>"
+        f"{_verdict_html(record.summary.verdict)}{problem}{_timeline_html(i, record, data, audio)}"
+        f"{_summary_html(record)}</section>"
     )
+
+
+class _AudioRef:
+    """A section's audio: the element id it plays (None: no audio), the data URI when this
+    section holds the element (the first section of its source), why there is none."""
+
+    def __init__(self, element: str | None, uri: str | None, problem: str | None) -> None:
+        self.element, self.uri, self.problem = element, uri, problem
+
+
+def _audio_refs(
+    streams: list[StreamRecord], store: Any, datas: list[dict[str, Any]]
+) -> list[_AudioRef | None]:
+    """One audio element per source (scan's two methods share one); waveforms into ``datas``."""
+    refs: list[_AudioRef | None] = []
+    elements: dict[str, str] = {}
+    for record, data in zip(streams, datas, strict=True):
+        captured = None if store is None else store.get(record.source)
+        if captured is None:
+            refs.append(None)
+            continue
+        data["wave"] = captured.waveform()
+        data["waveSeconds"] = round(captured.seconds, 3)
+        element = elements.get(record.source)
+        uri = None
+        if element is None:
+            uri = captured.data_uri()
+            if uri is not None:
+                element = elements[record.source] = f"bs-audio-{len(elements)}"
+        data["audio"] = element
+        refs.append(_AudioRef(element, uri, captured.problem))
+    return refs
 
 
 def _provenance_html(streams: list[StreamRecord], partial_reason: str | None) -> str:
@@ -281,13 +410,38 @@ def _provenance_html(streams: list[StreamRecord], partial_reason: str | None) ->
     return out
 
 
-def render_html(streams: list[StreamRecord], partial_reason: str | None = None) -> str:
-    """The whole report for the collected streams (``partial_reason``: why it is partial)."""
+def _header_meta(streams: list[StreamRecord]) -> str:
+    """The header's line: the inputs as given, their total duration, the methods."""
+    sources = [r.source or "(unnamed input)" for r in streams]
+    durations = [r.duration for r in streams if r.duration is not None]
+    total = sum(durations) if durations else None
+    methods = sorted({r.info.method for r in streams if r.info.method})
+    inputs = "Inputs" if len(sources) != 1 else "Input"
+    meta = [f"<span>{inputs} <b>{_esc(', '.join(sources) or '—')}</b></span>"]
+    meta.append(f"<span>Duration <b>{_esc(fmt_duration(total))}</b></span>")
+    if methods:
+        meta.append(f"<span>Method <b>{_esc(', '.join(methods))}</b></span>")
+    return "".join(meta)
+
+
+def _csp(refs: list[_AudioRef | None]) -> str:
+    """No network at all; inline style and script; data: images, and data: media when the
+    audio is embedded."""
+    csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+    if any(ref is not None and ref.uri is not None for ref in refs):
+        csp += "; media-src data:"  # the embedded audio, and nothing else
+    return csp
+
+
+def render_html(streams: list[StreamRecord], partial_reason: str | None = None, audio: Any = None) -> str:
+    """The whole report for the collected streams (``partial_reason``: why it is partial;
+    ``audio``: an :class:`bsstream.export.audio.AudioStore` with each source's captured audio)."""
     from bsstream import __version__
 
     intern = _Labels()
     levels: list[str | None] = []
     datas = [_stream_data(r, intern, levels) for r in streams]
+    refs = _audio_refs(streams, audio, datas)
     colors = [label_color(label) for label in intern.labels]
     payload = {
         "streams": datas,
@@ -298,34 +452,27 @@ def render_html(streams: list[StreamRecord], partial_reason: str | None = None) 
     }
     sources = [r.source or "(unnamed input)" for r in streams]
     title = "bsstream report — " + (", ".join(sources) if sources else "no input")
-    durations = [r.duration for r in streams]
-    total = sum(d for d in durations if d is not None) if any(d is not None for d in durations) else None
-    methods = sorted({r.info.method for r in streams if r.info.method})
-    inputs = "Inputs" if len(sources) != 1 else "Input"
-    meta = [f"<span>{inputs} <b>{_esc(', '.join(sources) or '—')}</b></span>"]
-    meta.append(f"<span>Duration <b>{_esc(fmt_duration(total))}</b></span>")
-    if methods:
-        meta.append(f"<span>Method <b>{_esc(', '.join(methods))}</b></span>")
-    sections = "".join(_section_html(i, r, d) for i, (r, d) in enumerate(zip(streams, datas, strict=True)))
+    sections = "".join(
+        _section_html(i, r, d, a) for i, (r, d, a) in enumerate(zip(streams, datas, refs, strict=True))
+    )
     if not streams:
         sections = '<p class="empty">No input was streamed.</p>'
-    csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
     versions = [r.info.version for r in streams if r.info.version]
     version = versions[0] if versions else __version__
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_csp(refs)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(title)}</title><style>{CSS}</style></head>\n"
         '<body><div class="page">'
         '<header class="report"><h1><span class="brand">bsstream</span> report</h1>'
-        f'<div class="meta">{"".join(meta)}</div></header>'
+        f'<div class="meta">{_header_meta(streams)}</div></header>'
         f"{_provenance_html(streams, partial_reason)}"
         '<div id="bs-js-errors"></div>'
         '<noscript><p class="problem">The timeline needs JavaScript; the summaries below do not.</p>'
         "</noscript>"
-        f"{sections}"
+        f'<main aria-label="Results">{sections}</main>'
         f"<footer>Generated by bsstream {_esc(version)}. Self-contained: this file loads nothing from "
         "the network.</footer>"
         "</div>\n"
@@ -337,5 +484,7 @@ def render_html(streams: list[StreamRecord], partial_reason: str | None = None) 
 class HtmlExport(CollectingExport):
     """Sink writing the self-contained HTML report on ``close()``."""
 
+    audio: Any = None  # the run's AudioStore (bsstream.export.audio.attach_audio), if any
+
     def render(self) -> str:
-        return render_html(self.streams, self.partial_reason)
+        return render_html(self.streams, self.partial_reason, self.audio)

@@ -31,11 +31,11 @@ Written once, on ``close()`` (values JSON cannot hold are written as strings).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from bsstream import __version__
 from bsstream.export.atomic import CollectingExport, StreamRecord
 from bsstream.protocol.jsonlines import methods_of
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import message_to_dict
 from bsstream.render.summary import summary_to_dict
 
@@ -44,7 +44,7 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def stream_document(record: StreamRecord) -> dict[str, Any]:
+def stream_document(record: StreamRecord) -> JsonObject:
     """One input's document."""
     outcome = record.outcome
     return {
@@ -65,9 +65,9 @@ def stream_document(record: StreamRecord) -> dict[str, Any]:
 class JsonDocExport(CollectingExport):
     """Sink writing one JSON document on ``close()``."""
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> JsonObject:
         docs = [stream_document(r) for r in self.streams]
-        doc: dict[str, Any] = docs[0] if len(docs) == 1 else {"streams": docs}
+        doc: JsonObject = docs[0] if len(docs) == 1 else {"streams": docs}
         reason = self.partial_reason
         versions = [r.info.version for r in self.streams if r.info.version]
         doc["partial"] = reason is not None

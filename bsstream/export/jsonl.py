@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from bsstream.export.atomic import AtomicFile
 from bsstream.export.partial import Completeness, partial_path
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.render.jsonl import JsonLinesWriter
@@ -51,7 +51,7 @@ class JsonlExport:
     def message(self, message: ResultMessage) -> None:
         self._writer.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         self._writer.event(event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:

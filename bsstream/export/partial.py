@@ -24,12 +24,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.status import SIGNALLED, ExitStatus
 
-__all__ = ["COMPLETE_STATUSES", "Completeness", "partial_path", "partial_text", "status_reason"]
+__all__ = [
+    "COMPLETE_STATUSES",
+    "Completeness",
+    "WrittenExport",
+    "partial_path",
+    "partial_text",
+    "status_reason",
+]
 
 #: Statuses of an input whose results are all there.
 COMPLETE_STATUSES = frozenset({int(ExitStatus.SUCCESS), int(ExitStatus.FAIL_ON_MATCH)})
@@ -98,15 +105,41 @@ class Completeness:
         return f"{shown}; and {more} more" if more > 0 else shown
 
 
-def partial_text(exports: Iterable[Any]) -> str:
+@runtime_checkable
+class WrittenExport(Protocol):
+    """An export that says where it wrote: ``path`` the file asked for, ``written`` where
+    ``close()`` wrote it (its partial name for a partial run; None when not written). One that
+    writes several files (subtitles, one per input) also has ``files``: (requested, written)."""
+
+    @property
+    def path(self) -> str | os.PathLike[str]: ...
+
+    @property
+    def written(self) -> str | os.PathLike[str] | None: ...
+
+
+_PathPair = tuple[str | os.PathLike[str], str | os.PathLike[str]]
+
+
+def _written_files(export: WrittenExport) -> list[_PathPair]:
+    """(requested, written) for each file of an export: its ``files`` when it writes several
+    (subtitles, one per input), else its ``path`` and ``written`` (none when not written)."""
+    files = getattr(export, "files", None)
+    if isinstance(files, list) and files:
+        return files
+    return [] if export.written is None else [(export.path, export.written)]
+
+
+def partial_text(exports: Iterable[WrittenExport]) -> str:
     """``results received so far were written to X.partial.csv (X.csv is written only by a
     complete run)`` for the exports (anything with ``path`` and ``written``) that were written
     under their partial name; "" when none was."""
-    partial = [e for e in exports if e.written is not None and Path(e.written) != Path(e.path)]
+    pairs = [pair for e in exports for pair in _written_files(e)]
+    partial = [(path, written) for path, written in pairs if Path(written) != Path(path)]
     if not partial:
         return ""
-    names = ", ".join(str(e.written) for e in partial)
-    requested = ", ".join(str(e.path) for e in partial)
+    names = ", ".join(str(written) for _, written in partial)
+    requested = ", ".join(str(path) for path, _ in partial)
     verb = "is" if len(partial) == 1 else "are"
     why = f"{requested} {verb} written only by a complete run"
     return f"results received so far were written to {names} ({why})"

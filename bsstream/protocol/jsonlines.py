@@ -50,9 +50,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeGuard, TypeVar
 
 from bsstream import __version__
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import MalformedLine, ResultMessage, message_from_dict, message_to_dict
 from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCAN, StreamInfo, StreamOutcome
 
@@ -85,8 +86,10 @@ STATS_KEY = "stats"
 MARKER_KEY = "complete"
 PARTIAL_KEY = "partial"
 
+_T = TypeVar("_T")
 
-def dumps_line(data: Any) -> str:
+
+def dumps_line(data: object) -> str:
     """The one-line JSON encoding of every line (no newline)."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -105,9 +108,9 @@ def _seconds(value: float | None) -> float | None:
 # -- encoding ------------------------------------------------------------------------------------
 
 
-def stream_line(info: StreamInfo) -> dict[str, Any]:
+def stream_line(info: StreamInfo) -> JsonObject:
     """The first line of an input."""
-    body = {
+    body: JsonObject = {
         "method": info.method,
         "methods": methods_of(info.method),
         "duration": _seconds(info.duration),
@@ -118,22 +121,22 @@ def stream_line(info: StreamInfo) -> dict[str, Any]:
     return {STREAM_KEY: body, "source": info.source}
 
 
-def message_line(message: ResultMessage) -> dict[str, Any]:
+def message_line(message: ResultMessage) -> JsonObject:
     """A result message's line."""
     return message_to_dict(message)
 
 
-def stats_line(source: str, stats: dict[str, Any], method: str | None = None) -> dict[str, Any]:
+def stats_line(source: str, stats: Mapping[str, object], method: str | None = None) -> JsonObject:
     """The ``--stats`` line of an input (of one method, in scan)."""
-    out: dict[str, Any] = {STATS_KEY: stats, "source": source}
+    out: JsonObject = {STATS_KEY: stats, "source": source}
     if method is not None:
         out["method"] = method
     return out
 
 
-def end_line(info: StreamInfo, outcome: StreamOutcome) -> dict[str, Any]:
+def end_line(info: StreamInfo, outcome: StreamOutcome) -> JsonObject:
     """The last line of an input."""
-    body = {
+    body: JsonObject = {
         "method": info.method,
         "status": int(outcome.status),
         "audio_seconds": _seconds(outcome.audio_seconds) or 0.0,
@@ -144,12 +147,12 @@ def end_line(info: StreamInfo, outcome: StreamOutcome) -> dict[str, Any]:
     return {END_KEY: body, "source": info.source}
 
 
-def partial_line(reason: str) -> dict[str, Any]:
+def partial_line(reason: str) -> JsonObject:
     """The last line of a partial ``.jsonl`` export."""
     return {PARTIAL_KEY: {"reason": reason}}
 
 
-def marker_line(source: str, status: int, results: int) -> dict[str, Any]:
+def marker_line(source: str, status: int, results: int) -> JsonObject:
     """The completion marker of an ``--output-dir`` file."""
     return {
         MARKER_KEY: True,
@@ -163,7 +166,7 @@ def marker_line(source: str, status: int, results: int) -> dict[str, Any]:
 # -- decoding ------------------------------------------------------------------------------------
 
 
-def is_marker(data: Any) -> bool:
+def is_marker(data: object) -> TypeGuard[JsonObject]:
     """True for a valid completion marker (a parsed line): status 0 or 10, counts as integers."""
     return (
         isinstance(data, dict)
@@ -199,14 +202,14 @@ class EndLine:
 @dataclass(frozen=True, slots=True)
 class StatsLine:
     source: str
-    stats: dict[str, Any] | None
+    stats: JsonObject | None
     method: str | None
-    data: dict[str, Any]  # the line as read
+    data: JsonObject  # the line as read
 
 
 @dataclass(frozen=True, slots=True)
 class EventLine:
-    data: dict[str, Any]
+    data: JsonObject
 
     @property
     def source(self) -> str | None:
@@ -216,7 +219,7 @@ class EventLine:
 
 @dataclass(frozen=True, slots=True)
 class MarkerLine:
-    data: dict[str, Any]
+    data: JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,35 +244,47 @@ def _printable(text: str) -> str:
     return "".join(one(ch) for ch in text)
 
 
-def _source(data: Mapping[str, Any], default: str | None = "") -> str:
+def _source(data: Mapping[str, object], default: str | None = "") -> str:
     source = data.get("source", default)
     if not isinstance(source, str):
         raise MalformedLine("source must be a string")
     return source
 
 
-def _body(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+def _body(data: Mapping[str, object], key: str) -> Mapping[str, object]:
     body = data[key]
     if not isinstance(body, Mapping):
         raise MalformedLine(f"{key} must be an object")
     return body
 
 
-def _opt(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+def _opt(body: Mapping[str, object], key: str, kind: type[_T], what: str) -> _T | None:
+    """``body[key]`` when it is a ``kind`` (a boolean only when ``kind`` is bool), None when
+    absent or null; anything else is a MalformedLine saying it must be ``what``."""
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+    if isinstance(value, bool) and kind is not bool:
         raise MalformedLine(f"{key} must be {what}")
     if not isinstance(value, kind):
         raise MalformedLine(f"{key} must be {what}")
     return value
 
 
-def _decode_stream(data: Mapping[str, Any]) -> StreamLine:
+def _opt_seconds(body: Mapping[str, object], key: str, what: str) -> float | None:
+    """A number (not a boolean) as a float, None when absent, null or not finite."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedLine(f"{key} must be {what}")
+    return float(value) if math.isfinite(value) else None
+
+
+def _decode_stream(data: Mapping[str, object]) -> StreamLine:
     body = _body(data, STREAM_KEY)
     method = _opt(body, "method", str, "a string") or ""
-    duration = _opt(body, "duration", (int, float), "a number or null")
+    duration = _opt_seconds(body, "duration", "a number or null")
     config = _opt(body, "config", dict, "an object") or {}
     emulated = _opt(body, "emulated", bool, "true or false") or False
     version = _opt(body, "bsstream", str, "a string")
@@ -277,56 +292,73 @@ def _decode_stream(data: Mapping[str, Any]) -> StreamLine:
         source=_source(data),
         method=method,
         config=dict(config),
-        duration=float(duration) if duration is not None and math.isfinite(duration) else None,
+        duration=duration,
         emulated=emulated,
         version=version,
     )
     return StreamLine(info)
 
 
-def _decode_end(data: Mapping[str, Any]) -> EndLine:
+def _decode_end(data: Mapping[str, object]) -> EndLine:
     body = _body(data, END_KEY)
     status = _opt(body, "status", int, "an integer")
-    audio = _opt(body, "audio_seconds", (int, float), "a number")
-    results = _opt(body, "results", int, "an integer")
+    audio = _opt_seconds(body, "audio_seconds", "a number")
     return EndLine(
         source=_source(data),
         method=_opt(body, "method", str, "a string"),
         status=int(status) if status is not None else 0,
-        audio_seconds=float(audio) if audio is not None and math.isfinite(audio) else 0.0,
-        results=results,
+        audio_seconds=audio if audio is not None else 0.0,
+        results=_opt(body, "results", int, "an integer"),
         error=_opt(body, "error", str, "a string or null"),
         emulated=_opt(body, "emulated", bool, "true or false") or False,
     )
 
 
-def decode_object(data: Any) -> Record:
+def _decode_partial(data: JsonObject) -> PartialLine:
+    reason = _opt(_body(data, PARTIAL_KEY), "reason", str, "a string")
+    return PartialLine(reason or "")
+
+
+def _decode_stats(data: JsonObject) -> StatsLine:
+    stats = data[STATS_KEY]
+    if stats is not None and not isinstance(stats, dict):
+        raise MalformedLine("stats must be an object")
+    method = data.get("method")
+    return StatsLine(
+        source=_source(data),
+        stats=stats,
+        method=method if isinstance(method, str) else None,
+        data=data,
+    )
+
+
+def _decode_keyed(data: JsonObject) -> Record | None:
+    """A line told apart by its top-level key (event, stream, end, marker, partial, stats);
+    None when it has none of them."""
+    if EVENT_KEY in data:
+        return EventLine(data)
+    if STREAM_KEY in data:
+        return _decode_stream(data)
+    if END_KEY in data:
+        return _decode_end(data)
+    if data.get(MARKER_KEY) is True:
+        return MarkerLine(data)
+    if PARTIAL_KEY in data:
+        return _decode_partial(data)
+    if STATS_KEY in data:
+        return _decode_stats(data)
+    return None
+
+
+def decode_object(data: object) -> Record:
     """One parsed line as its record. Raises MalformedLine with the reason."""
     if not isinstance(data, dict):
         kind = "null" if data is None else _JSON_TYPES.get(type(data), type(data).__name__)
         raise MalformedLine(f"expected a JSON object ({_KINDS}), got {kind}")
     if "result" not in data:
-        if EVENT_KEY in data:
-            return EventLine(data)
-        if STREAM_KEY in data:
-            return _decode_stream(data)
-        if END_KEY in data:
-            return _decode_end(data)
-        if data.get(MARKER_KEY) is True:
-            return MarkerLine(data)
-        if PARTIAL_KEY in data:
-            reason = _opt(_body(data, PARTIAL_KEY), "reason", str, "a string")
-            return PartialLine(reason or "")
-        if STATS_KEY in data:
-            if data[STATS_KEY] is not None and not isinstance(data[STATS_KEY], dict):
-                raise MalformedLine("stats must be an object")
-            method = data.get("method")
-            return StatsLine(
-                source=_source(data),
-                stats=data[STATS_KEY],
-                method=method if isinstance(method, str) else None,
-                data=data,
-            )
+        record = _decode_keyed(data)
+        if record is not None:
+            return record
         if "message_id" not in data:
             keys = ", ".join(_printable(str(k)) for k in list(data)[:6]) or "none"
             raise MalformedLine(f"unknown record: not {_KINDS} (keys: {keys})")

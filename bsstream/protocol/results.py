@@ -11,9 +11,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from bsstream._gen import api_pb2
+from bsstream.protocol.jsontypes import JsonObject
 
 _LEVEL_NAMES = {0: "segment", 1: "utterance"}
 
@@ -135,8 +135,8 @@ def from_proto(msg: api_pb2.StreamResult, *, source: str = "", method: str | Non
     )
 
 
-def _prediction_dict(p: Prediction) -> dict[str, Any]:
-    out: dict[str, Any] = {"label": p.label}
+def _prediction_dict(p: Prediction) -> dict[str, str]:
+    out = {"label": p.label}
     if p.posterior is not None:
         out["posterior"] = p.posterior
     if p.logit is not None:
@@ -144,13 +144,13 @@ def _prediction_dict(p: Prediction) -> dict[str, Any]:
     return out
 
 
-def result_to_dict(r: Result) -> dict[str, Any]:
+def result_to_dict(r: Result) -> JsonObject:
     """The protobuf JSON mapping of one InferenceResult, proto field names.
 
     Fields without presence are always present, even at their default; optional fields
     (embedding, level, posterior, logit) appear when the service set them.
     """
-    out: dict[str, Any] = {
+    out: JsonObject = {
         "id": r.id,
         "start_time": r.start_time,
         "end_time": r.end_time,
@@ -165,13 +165,13 @@ def result_to_dict(r: Result) -> dict[str, Any]:
     return out
 
 
-def message_to_dict(m: ResultMessage) -> dict[str, Any]:
+def message_to_dict(m: ResultMessage) -> JsonObject:
     """One JSON line: ``source`` (and ``method`` in scan, ``channel`` and ``channel_name`` with
     ``--channels split``), then the StreamResult fields.
 
     ``cid`` and ``pid`` are JSON numbers, as in the contract's example response.
     """
-    out: dict[str, Any] = {"source": m.source}
+    out: JsonObject = {"source": m.source}
     if m.method is not None:
         out["method"] = m.method
     if m.channel is not None:
@@ -189,17 +189,17 @@ class MalformedLine(ValueError):
     """A JSON-lines record that is not a result message."""
 
 
-def _str(value: Any, name: str) -> str:
+def _str(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise MalformedLine(f"{name} must be a string")
     return value
 
 
-def _opt_str(value: Any, name: str) -> str | None:
+def _opt_str(value: object, name: str) -> str | None:
     return None if value is None else _str(value, name)
 
 
-def _int(value: Any, name: str) -> int:
+def _int(value: object, name: str) -> int:
     if isinstance(value, bool):
         raise MalformedLine(f"{name} must be an integer")
     if isinstance(value, int):
@@ -209,7 +209,7 @@ def _int(value: Any, name: str) -> int:
     raise MalformedLine(f"{name} must be an integer")
 
 
-def message_from_dict(data: Mapping[str, Any]) -> ResultMessage:
+def message_from_dict(data: Mapping[str, object]) -> ResultMessage:
     """The inverse of :func:`message_to_dict` (for replay). Raises MalformedLine."""
     if not isinstance(data, Mapping):
         raise MalformedLine("not a JSON object")

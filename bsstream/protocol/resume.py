@@ -12,6 +12,7 @@ asks.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import threading
@@ -39,15 +40,26 @@ PROGRESS_AUDIO_SECONDS = 1.0
 class AudioFeed:
     """Chunks by absolute position, read once from ``chunks``, with a bounded replay buffer.
 
+    The buffer is the chunks themselves, kept as they came (no copy, no growing bytearray
+    whose reallocation would briefly hold the buffer twice): a read at a chunk boundary of a
+    whole chunk returns that chunk's object, and only a replay from an unaligned point joins
+    pieces. At most ``max_buffer_bytes`` stay buffered (plus the rest of one partly dropped
+    chunk); what the reader has not passed yet is never dropped.
+
     Thread-safe: an abandoned attempt's request thread may still be reading while the next
     attempt starts; both see the same bytes at the same positions.
     """
 
+    _COMPACT = 256  # dropped slots at the front of the lists before they are compacted
+
     def __init__(self, chunks: Iterable[bytes], *, max_buffer_bytes: int) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
         self._lock = threading.Lock()
-        self._buf = bytearray()
-        self._base = 0  # absolute byte offset of _buf[0]
+        self._parts: list[bytes] = []  # the chunks read; those before _first are dropped
+        self._starts: list[int] = []  # absolute byte offset of each chunk's first byte
+        self._first = 0  # index of the first chunk still (partly) buffered
+        self._base = 0  # absolute byte offset of the first buffered byte
+        self._end = 0  # absolute byte offset one past the last byte read
         self._max = max(max_buffer_bytes, 0)
         self.eof = False
         self.error: BaseException | None = None
@@ -55,7 +67,7 @@ class AudioFeed:
     @property
     def end(self) -> int:
         """Absolute byte offset one past the last byte read from the decoder."""
-        return self._base + len(self._buf)
+        return self._end
 
     @property
     def buffer_start(self) -> int:
@@ -70,7 +82,7 @@ class AudioFeed:
         with self._lock:
             if position < self._base:
                 raise LookupError(position)
-            while not self.eof and position + size > self.end:
+            while not self.eof and position + size > self._end:
                 try:
                     chunk = next(self._chunks)
                 except StopIteration:
@@ -80,30 +92,64 @@ class AudioFeed:
                     self.error = exc
                     self.eof = True
                     break
-                self._buf += chunk
-            start = position - self._base
-            data = bytes(self._buf[start : start + size])
+                if chunk:
+                    self._parts.append(bytes(chunk))  # bytes stay the same object
+                    self._starts.append(self._end)
+                    self._end += len(chunk)
+            data = self._slice(position, min(size, self._end - position))
             self._enforce_bound(keep_from=position + len(data))
             return data
 
+    def _slice(self, position: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        parts = self._parts
+        i = bisect.bisect_right(self._starts, position, self._first) - 1
+        part = parts[i]
+        offset = position - self._starts[i]
+        if offset == 0 and len(part) == size:
+            return part  # the usual read: one whole chunk, as it came
+        if offset + size <= len(part):
+            return part[offset : offset + size]
+        pieces: list[bytes | memoryview] = [memoryview(part)[offset:]]
+        got = len(part) - offset
+        while got < size:
+            i += 1
+            part = parts[i]
+            take = min(len(part), size - got)
+            pieces.append(part if take == len(part) else memoryview(part)[:take])
+            got += take
+        return b"".join(pieces)
+
+    def _drop_to(self, position: int) -> None:
+        """Forget everything before absolute ``position`` (``buffer_start < position <= end``)."""
+        parts, starts = self._parts, self._starts
+        first = self._first
+        while first < len(parts) and starts[first] + len(parts[first]) <= position:
+            parts[first] = b""
+            first += 1
+        if first >= self._COMPACT and first * 2 >= len(parts):
+            del parts[:first], starts[:first]
+            first = 0
+        self._first = first
+        self._base = position
+
     def _enforce_bound(self, keep_from: int) -> None:
-        excess = len(self._buf) - self._max
+        excess = self._end - self._base - self._max
         if excess > 0:
             # never drop what the reader has not passed yet
             drop = min(excess, max(keep_from - self._base, 0))
             drop -= drop % 2
             if drop:
-                del self._buf[:drop]
-                self._base += drop
+                self._drop_to(self._base + drop)
 
     def release_before(self, position: int) -> None:
         """Forget audio before ``position`` (it is covered by a result)."""
         with self._lock:
-            drop = min(position, self.end) - self._base
+            drop = min(position, self._end) - self._base
             drop -= drop % 2
             if drop > 0:
-                del self._buf[:drop]
-                self._base += drop
+                self._drop_to(self._base + drop)
 
 
 def seconds_to_bytes(seconds: float) -> int:

@@ -11,7 +11,6 @@ import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -67,7 +66,7 @@ class LatencyTracker:
 
 def stats_dict(
     *, audio_seconds: float, wall_seconds: float, messages: int, results: int, latencies: Sequence[float]
-) -> dict[str, Any]:
+) -> dict[str, float | None]:
     """The --stats figures as JSON-ready data (seconds, rounded to milliseconds)."""
 
     def ms(value: float | None) -> float | None:

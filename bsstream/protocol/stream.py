@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.summary import Summary
 
@@ -24,7 +25,7 @@ METHOD_SCAN = "scan"  # both, merged (bsstream scan)
 class StreamInfo:
     source: str  # the input as given ("-" shows as "stdin")
     method: str  # METHOD_ANALYZE or METHOD_DEEPFAKE
-    config: dict[str, Any] = field(default_factory=dict)  # the AudioConfig sent, as data
+    config: JsonObject = field(default_factory=dict)  # the AudioConfig sent, as data
     duration: float | None = None  # seconds, when known up front
     emulated: bool = False  # results come from the local emulator
     version: str | None = None  # the bsstream that streamed it (None: this one; replay keeps the file's)
@@ -39,7 +40,78 @@ class StreamOutcome:
     messages: int = 0
     results: int = 0
     error: str | None = None  # the one-line error, when status != 0
-    stats: dict[str, Any] | None = None  # the --stats figures, when asked
+    stats: JsonObject | None = None  # the --stats figures, when asked
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """A call failed and the stream reconnects after ``delay_seconds``, resuming at ``resume_from``."""
+
+    source: str
+    attempt: int  # the reconnect's number in this stream (1, 2, ...)
+    max_attempts: int | None  # --retries (None: --retry-for decides)
+    code: str  # the gRPC status code name of the failed call
+    resume_from: float  # s of audio the next call starts at
+    audio_lost_seconds: float  # audio that could no longer be replayed (never analysed)
+    delay_seconds: float
+
+    def line(self) -> str:
+        """The stderr line that announces it."""
+        of = f"{self.attempt}/{self.max_attempts}" if self.max_attempts is not None else f"{self.attempt}"
+        text = (
+            f"{self.source}: {self.code}; reconnecting in {self.delay_seconds:.1f} s "
+            f"(attempt {of}), resuming at {self.resume_from:.2f} s"
+        )
+        if self.audio_lost_seconds:
+            text += f"; {self.audio_lost_seconds:.2f} s of audio could not be replayed and is lost"
+        return text
+
+    def as_dict(self) -> JsonObject:
+        """The JSON event (``{"event": "reconnect", ...}``), times rounded to the millisecond."""
+        return {
+            "event": "reconnect",
+            "source": self.source,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "code": self.code,
+            "resume_from": round(self.resume_from, 3),
+            "audio_lost_seconds": round(self.audio_lost_seconds, 3),
+            "delay_seconds": round(self.delay_seconds, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceLost:
+    """No utterance result will cover ``start``-``end`` s: the audio could not be replayed
+    (``reason`` "buffer") or replaying it kept failing ("stuck")."""
+
+    source: str
+    start: float
+    end: float
+    reason: str
+
+    def line(self) -> str:
+        why = (
+            f"the replay buffer reaches back only to {self.end:.2f} s"
+            if self.reason == "buffer"
+            else "replaying it from its start failed twice"
+        )
+        return (
+            f"{self.source}: no utterance result will cover {self.start:.2f}-{self.end:.2f} s: {why}; "
+            f"the utterance in progress comes back starting at {self.end:.2f} s"
+        )
+
+    def as_dict(self) -> JsonObject:
+        return {
+            "event": "utterance_lost",
+            "source": self.source,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "reason": self.reason,
+        }
+
+
+StreamEvent = Reconnect | UtteranceLost
 
 
 class Sink(Protocol):
@@ -47,7 +119,7 @@ class Sink(Protocol):
 
     def message(self, message: ResultMessage) -> None: ...
 
-    def event(self, event: dict[str, Any]) -> None: ...
+    def event(self, event: JsonObject) -> None: ...
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None: ...
 
@@ -63,7 +135,7 @@ class NullSink:
     def message(self, message: ResultMessage) -> None:
         pass
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         pass
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
@@ -88,7 +160,7 @@ class Locked(NullSink):
         with self._lock:
             self.sink.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         with self._lock:
             self.sink.event(event)
 
@@ -115,7 +187,7 @@ class FanOut(NullSink):
         for s in self.sinks:
             s.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         for s in self.sinks:
             s.event(event)
 

@@ -14,7 +14,7 @@ each result weighs one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bsstream.protocol.results import Result, ResultMessage
 
@@ -30,6 +30,22 @@ class TaskSummary:
     seconds: float  # seconds covered by the task's results at that level
     confidence: float | None  # weighted mean posterior of the label where it was final
     results: int  # results counted
+    channel: int | None = None  # --channels split: the input channel (0-based) summarised
+    channel_name: str | None = None  # ... and its --channel-names name
+
+    @property
+    def channel_label(self) -> str | None:
+        """How the channel is shown in text: its name, else ``ch0``, ``ch1``, ...; None for a
+        mixed stream."""
+        if self.channel is None:
+            return None
+        return self.channel_name if self.channel_name else f"ch{self.channel}"
+
+    @property
+    def title(self) -> str:
+        """The task as named in text: ``emotion``, or with split ``emotion [agent]``."""
+        label = self.channel_label
+        return self.task if label is None else f"{self.task} [{label}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +54,26 @@ class Summary:
 
     @property
     def verdict(self) -> TaskSummary | None:
-        """The deepfake task's summary, if the stream had one."""
+        """The deepfake task's summary, if the stream had one; None with ``--channels split``
+        (no single verdict for several speakers: :attr:`verdicts` has one per channel)."""
         for task in self.tasks:
-            if task.task == DEEPFAKE_TASK:
+            if task.task == DEEPFAKE_TASK and task.channel is None:
                 return task
         return None
 
-    def get(self, task: str) -> TaskSummary | None:
+    @property
+    def verdicts(self) -> tuple[TaskSummary, ...]:
+        """Every deepfake summary: one for a mixed stream, one per channel with split."""
+        return tuple(t for t in self.tasks if t.task == DEEPFAKE_TASK)
+
+    @property
+    def split(self) -> bool:
+        """Whether the summary is per channel (``--channels split``)."""
+        return any(t.channel is not None for t in self.tasks)
+
+    def get(self, task: str, channel: int | None = None) -> TaskSummary | None:
         for t in self.tasks:
-            if t.task == task:
+            if t.task == task and t.channel == channel:
                 return t
         return None
 
@@ -80,14 +107,18 @@ class SummaryBuilder:
     stream's length (a few numbers per task, level and label)."""
 
     def __init__(self) -> None:
-        self._tasks: dict[str, dict[str | None, _LevelTotals]] = {}
+        # (task, channel) -> level -> totals; channel is None for a mixed stream
+        self._tasks: dict[tuple[str, int | None], dict[str | None, _LevelTotals]] = {}
+        self._names: dict[int, str | None] = {}  # channel -> its --channel-names name
 
     def add(self, message: ResultMessage) -> None:
+        if message.channel is not None:
+            self._names.setdefault(message.channel, message.channel_name)
         for result in message.results:
-            self.add_result(result)
+            self.add_result(result, channel=message.channel)
 
-    def add_result(self, result: Result) -> None:
-        levels = self._tasks.setdefault(result.task, {})
+    def add_result(self, result: Result, *, channel: int | None = None) -> None:
+        levels = self._tasks.setdefault((result.task, channel), {})
         totals = levels.get(result.level)
         if totals is None:
             totals = levels[result.level] = _LevelTotals()
@@ -109,12 +140,16 @@ class SummaryBuilder:
             label.count_with_p += 1
 
     def summary(self) -> Summary:
-        """Summaries for every task seen, in the order tasks first appeared."""
+        """Summaries for every task seen, in the order tasks first appeared; with channels
+        (``--channels split``) one per task and channel, grouped by channel in channel order."""
         tasks = []
-        for task, levels in self._tasks.items():
+        for (task, channel), levels in self._tasks.items():
             summary = _summarize_task(task, levels)
             if summary is not None:
+                if channel is not None:
+                    summary = replace(summary, channel=channel, channel_name=self._names.get(channel))
                 tasks.append(summary)
+        tasks.sort(key=lambda t: -1 if t.channel is None else t.channel)  # stable: order kept within
         return Summary(tasks=tuple(tasks))
 
 

@@ -26,7 +26,7 @@ from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, SummaryBuilder
 from bsstream.protocol.timeline import Timeline
 from bsstream.render import display_text
-from bsstream.render.table import build_summary_table, build_table, verdict_line
+from bsstream.render.table import build_summary_table, build_table, verdict_lines
 from bsstream.render.view import LiveStatus, build_live_view
 
 __all__ = ["LiveSink"]
@@ -192,12 +192,12 @@ class LiveSink:
     # -- helpers -----------------------------------------------------------------------------
 
     def print_summary(self, summary: Summary, *, source: str | None = None) -> None:
-        """The summary table and the deepfake verdict line (nothing when there is no summary)."""
+        """The summary table and the deepfake verdict line(s) (nothing when there is no
+        summary)."""
         if summary.tasks:
             title = "Summary" if source is None else f"Summary: {display_text(source)}"
             self.console.print(build_summary_table(summary, title=title, width=self.console.width))
-        verdict = verdict_line(summary)
-        if verdict is not None:
+        for verdict in verdict_lines(summary):  # one per channel with --channels split
             self.console.print(Text(verdict, style="bold"))
 
     def _finish_live(self) -> bool:

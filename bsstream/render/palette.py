@@ -22,8 +22,10 @@ PALETTE: tuple[str, ...] = (
 )  # fmt: skip
 FIXED_COLORS: dict[str, str] = {"bonafide": "#2e9d5b", "spoofed": "#d3404e"}
 EMPTY_LABEL_COLOR = "#c9ced6"
-# The salt is chosen so the labels the vendor documents for one task get well-separated colours.
-_SALT = "1885:"
+# The salt is chosen so the labels of each task the vendor documents (and the emulator's label
+# sets) fall in different colour families (blue, orange, green, olive, teal, red, pink, purple,
+# brown): distinct colours inside each task (tests/test_export_html.py checks it).
+_SALT = "2701:"
 
 
 def _fnv1a(text: str) -> int:

@@ -15,6 +15,10 @@ rows themselves, so columns do not move as results come in:
   abbreviated (``speaking_rate`` -> ``rate``, else ``hesitati…``), a label longer than the
   cap ends in ``…``; a label is never split across lines.
 
+With ``--channels split`` (rows carry a channel) a ``channel`` column follows the source
+column: the channel's name, or ``ch0``, ``ch1``, ... (headed ``ch`` when the labels are
+shorter than ``channel``; part of the fixed columns, so it is never folded or left out).
+
 Segment and utterance rows are told apart by their level (``seg`` / ``utt``) and utterance
 rows' time in bold. An embedding-only task (``features``) shows as a dimension count
 (``192-d``), and only when embeddings were asked for.
@@ -40,7 +44,7 @@ from bsstream.protocol.summary import Summary
 from bsstream.protocol.timeline import Cell, Row, Timeline
 from bsstream.render import display_text, format_posterior, format_window
 from bsstream.render.palette import PALETTE, label_style
-from bsstream.render.summary import format_share, verdict_line
+from bsstream.render.summary import format_share, verdict_line, verdict_lines
 
 __all__ = [
     "PALETTE",
@@ -53,6 +57,7 @@ __all__ = [
     "level_text",
     "plan_layout",
     "verdict_line",
+    "verdict_lines",
 ]
 
 # Width hints from the vendor's documented labels (api-contract.md): a column is sized for
@@ -75,6 +80,7 @@ HEADER_MIN = 6  # a column is at least this wide, so its abbreviated header stay
 POSTERIOR = 5  # " 0.70"
 LEVEL_WIDTH = 3  # "seg" / "utt"
 SOURCE_CAP = 24
+CHANNEL_CAP = 12  # the widest the channel column gets (longer names end in "…")
 TIME_HINT = 999.99  # the time column's size when the stream's duration is unknown
 MAX_DECKS = 3
 EMBEDDING_MIN = 6  # "1024-d"
@@ -213,6 +219,7 @@ class Layout:
     slots: tuple[tuple[str, ...], ...]  # per column after time and level: its task per deck
     slot_widths: tuple[int, ...]
     hidden: tuple[str, ...]  # tasks left out: the terminal is too narrow
+    channel_width: int = 0  # 0: no channel column (a mixed stream)
 
     @property
     def decks(self) -> int:
@@ -220,7 +227,8 @@ class Layout:
 
     @property
     def fixed_widths(self) -> list[int]:
-        return ([self.source_width] if self.source_width else []) + [self.time_width, LEVEL_WIDTH]
+        before = [w for w in (self.source_width, self.channel_width) if w]
+        return before + [self.time_width, LEVEL_WIDTH]
 
     @property
     def total_width(self) -> int:
@@ -270,6 +278,7 @@ def plan_layout(
         sources = {display_text(row.source) for row in timeline.rows} or {"source"}
         source_width = min(max(max(cell_len(s) for s in sources), len("source")), SOURCE_CAP)
     tw = time_width(duration)
+    cw = channel_width(timeline)
     attempts = [(1, True, 2), (1, False, 2), (1, False, 1)]
     for decks in range(2, max(min(max_decks, MAX_DECKS), 1) + 1):
         attempts += [(decks, True, 2), (decks, False, 2), (decks, False, 1)]
@@ -277,13 +286,28 @@ def plan_layout(
     while True:
         for decks, posteriors, gap in attempts:
             slots, widths = _deal(lanes, decks, posteriors)
-            layout = Layout(tw, source_width, gap, posteriors, tuple(slots), tuple(widths), tuple(hidden))
+            layout = Layout(
+                tw, source_width, gap, posteriors, tuple(slots), tuple(widths), tuple(hidden), cw
+            )
             if width is None or layout.total_width <= width:
                 return _widen_headers(layout, width)
         if not lanes:
             return layout  # not even time and level fit: rich cuts them with "…"
         hidden.insert(0, lanes.pop().task)
         attempts = attempts[-1:]  # leaving tasks out: only the most compact form
+
+
+def channel_width(timeline: Timeline) -> int:
+    """The channel column's width: its longest label (capped), at least ``ch``; 0 without
+    channels."""
+    if not timeline.channels:
+        return 0
+    widest = max(cell_len(display_text(c)) for c in list(timeline.channels))
+    return max(min(widest, CHANNEL_CAP), 2)
+
+
+def _channel_header(width: int) -> str:
+    return "channel" if width >= len("channel") else "ch"
 
 
 def _widen_headers(layout: Layout, width: int | None) -> Layout:
@@ -330,7 +354,7 @@ def build_table(
 ) -> Table:
     """One row per time window (and level), one column per task (see the module docstring).
 
-    Columns: [source,] time (``0.00-2.00``), level (``seg``/``utt``), then the tasks, laid out
+    Columns: [source,] [channel,] time (``0.00-2.00``), level (``seg``/``utt``), then the tasks, laid out
     for ``width`` columns by :func:`plan_layout` (unless ``layout`` is given; spare width
     goes to headers that would be abbreviated). With
     ``max_rows`` only the last ``max_rows`` windows are shown (the live view) and the caption
@@ -356,6 +380,8 @@ def build_table(
     decks = layout.decks
     if layout.source_width:
         column(_header(["source"], layout.source_width, decks, ""), layout.source_width)
+    if layout.channel_width:
+        column(_header([_channel_header(layout.channel_width)], layout.channel_width, decks, ""), layout.channel_width)
     column(_header(["time"], layout.time_width, decks, ""), layout.time_width)
     column(_header(["lvl"], LEVEL_WIDTH, decks, ""), LEVEL_WIDTH)
     for slot, w in zip(layout.slots, layout.slot_widths, strict=True):
@@ -372,6 +398,8 @@ def build_table(
         cells: list[Text] = []
         if layout.source_width:
             cells.append(Text(fit(display_text(row.source), layout.source_width)))
+        if layout.channel_width:
+            cells.append(Text(fit(display_text(row.channel), layout.channel_width), style="bold"))
         cells.append(Text(fit(_row_window(row), layout.time_width), style="bold" if utterance else ""))
         cells.append(Text(fit(level_text(row.level), LEVEL_WIDTH), style="bold" if utterance else "dim"))
         for slot, w in zip(layout.slots, layout.slot_widths, strict=True):
@@ -402,7 +430,8 @@ def table_height(layout: Layout, rows: int) -> int:
 def build_summary_table(
     summary: Summary, *, title: str | None = "Summary", width: int | None = None
 ) -> Table:
-    """Per task: the dominant label, its share of speech time, confidence, and the level used.
+    """Per task: the dominant label, its share of speech time, confidence, and the level used;
+    with ``--channels split`` one row per task and channel, the channel in a first column.
 
     Two spaces between columns; below 64 columns (``width``) the headers ``label`` and
     ``conf.`` replace ``dominant label`` and ``confidence``. No cell wraps: a name too long
@@ -415,13 +444,18 @@ def build_summary_table(
         show_edge=False,
         padding=(0, 1, 0, 0),
     )
+    split = summary.split
+    if split:
+        table.add_column("ch" if narrow else "channel", no_wrap=True, overflow="ellipsis")
     table.add_column("task", no_wrap=True, overflow="ellipsis")
     table.add_column("label" if narrow else "dominant label", no_wrap=True, overflow="ellipsis")
     table.add_column("share", justify="right", no_wrap=True)
     table.add_column("conf." if narrow else "confidence", justify="right", no_wrap=True)
     table.add_column("level", no_wrap=True, overflow="ellipsis")
     for t in summary.tasks:
+        channel = [Text(display_text(t.channel_label or ""))] if split else []
         table.add_row(
+            *channel,
             Text(display_text(t.task), style="bold"),
             Text(display_text(t.label), style=label_style(t.label)),
             Text(format_share(t)),

@@ -4,8 +4,8 @@ While a stream runs, one frame, never taller than the terminal, top to bottom::
 
     call.wav                                   (the input's name, when several are streamed)
     streaming · sent 12.3 s of 169.0 s · 42 results · 0:12 elapsed · 0.4 s behind live
-    gender         female 0.99   age         23 - 30 0.63   ...     (now: newest per task)
-    ...
+    gender         female 0.99   age         23 - 30 0.63   ...     (now: newest per task;
+    ...                                                                 per channel with split)
     <blank>
     time         lvl  gender  age      emotion  ...                 (the newest windows)
     ─────────────────────────────────────────────
@@ -112,22 +112,22 @@ def status_text(status: LiveStatus, width: int) -> Text:
     return Text(fit(" · ".join(variants[-1]), width), style="bold")
 
 
-def _tiles(timeline: Timeline, embeddings: bool) -> list[tuple[str, Text, int]]:
-    """Per task shown: its name, its newest cell as text, and the width of its values."""
+def _tiles(timeline: Timeline, embeddings: bool, channel: str | None = None) -> list[tuple[str, Text, int]]:
+    """Per task shown: its name, its newest cell (of ``channel``, when given) as text, and the
+    width of its values."""
     tiles = []
     for task, embedding in shown_tasks(timeline, embeddings=embeddings):
         value_width = EMBEDDING_MIN if embedding else label_width(timeline, task) + POSTERIOR
-        cell = timeline.now(task)
+        cell = timeline.now(task, channel)
         tiles.append((display_text(task), cell_text(cell, width=value_width), value_width))
     return tiles
 
 
-def now_lines(timeline: Timeline, width: int, *, embeddings: bool = False) -> list[Text]:
-    """The "now" lines: per task its name and newest label with posterior, as many tasks to a
-    line as fit (columns aligned; sized from the label vocabularies, so they do not move)."""
-    tiles = _tiles(timeline, embeddings)
-    if not tiles:
-        return []
+Grid = tuple[int, list[int], list[int]]  # tiles per line, name widths, value widths
+
+
+def _grid(tiles: list[tuple[str, Text, int]], width: int) -> Grid:
+    """How many tiles go on a line (as many as fit, lines evenly filled) and the columns' widths."""
 
     def widths(per_line: int) -> tuple[list[int], list[int]]:
         names, values = [0] * per_line, [0] * per_line
@@ -146,10 +146,17 @@ def now_lines(timeline: Timeline, width: int, *, embeddings: bool = False) -> li
     per_line = math.ceil(len(tiles) / lines_needed)  # as many lines, evenly filled
     if not fits(per_line):
         per_line = most
-    names, values = widths(per_line)
+    return (per_line, *widths(per_line))
+
+
+def _tile_lines(tiles: list[tuple[str, Text, int]], grid: Grid, width: int, heads: list[str]) -> list[Text]:
+    """The tiles laid out on the grid; line i starts with ``heads[i]`` (the channel column)."""
+    per_line, names, values = grid
     lines = []
-    for start in range(0, len(tiles), per_line):
+    for n, start in enumerate(range(0, len(tiles), per_line)):
         line = Text(no_wrap=True, overflow="ellipsis")
+        if heads:
+            line.append(heads[min(n, len(heads) - 1)], style="bold")
         for j, (name, value, _) in enumerate(tiles[start : start + per_line]):
             if j:
                 line.append(" " * TILE_GAP)
@@ -161,6 +168,27 @@ def now_lines(timeline: Timeline, width: int, *, embeddings: bool = False) -> li
         line.rstrip()
         line.truncate(width, overflow="ellipsis")
         lines.append(line)
+    return lines
+
+
+def now_lines(timeline: Timeline, width: int, *, embeddings: bool = False) -> list[Text]:
+    """The "now" lines: per task its name and newest label with posterior, as many tasks to a
+    line as fit (columns aligned; sized from the label vocabularies, so they do not move).
+    With ``--channels split``, one block of lines per channel, its label in a first column."""
+    tiles = _tiles(timeline, embeddings)
+    if not tiles:
+        return []
+    channels = list(timeline.channels)
+    if not channels:
+        return _tile_lines(tiles, _grid(tiles, width), width, [])
+    label = min(max(cell_len(display_text(c)) for c in channels), NAME_CAP)
+    grid = _grid(tiles, width - label - TILE_GAP)
+    lines: list[Text] = []
+    for channel in channels:
+        name = fit(display_text(channel), label)
+        head = name + " " * (label - cell_len(name) + TILE_GAP)
+        blank = " " * (label + TILE_GAP)
+        lines += _tile_lines(_tiles(timeline, embeddings, channel), grid, width, [head, blank])
     return lines
 
 
