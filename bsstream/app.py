@@ -564,9 +564,11 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     ca_cert = _read_ca_cert(run.ca_cert)
     methods = _methods(run)
     out = build_outputs(run, streams, plan, messages, scan=len(methods) > 1)
-    from bsstream.export.audio import attach_audio
+    audio = None  # the HTML report's audio, from the PCM sent
+    if out.exports:  # only then: bsstream.export.audio loads numpy (~60 ms, 11 MiB at start-up)
+        from bsstream.export.audio import attach_audio
 
-    audio = attach_audio(out.exports, run.embed_audio)  # the HTML report's audio, from the PCM sent
+        audio = attach_audio(out.exports, run.embed_audio)
     interrupts = Interrupts()
     codes: dict[str, list[ExitStatus]] = {}
     codes_lock = threading.Lock()

@@ -15,6 +15,7 @@ import click
 
 from bsstream import __version__
 from bsstream.helptext import GroupedCommand, TopGroup, bare_usage
+from bsstream.options import SUBTITLE_OPTIONS
 from bsstream.redact import redact, register_secret, safe_line
 from bsstream.settings import DEFAULT_ENDPOINT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Credentials, Endpoint
 from bsstream.status import BsError, ExitStatus, UsageError
@@ -182,19 +183,7 @@ def stream_options(func: F) -> F:
             metavar="FILE",
             help="Also write results to FILE (.jsonl .json .csv .srt .vtt .html); repeatable.",
         ),
-        click.option(
-            "--subtitle-level",
-            type=click.Choice(["utterance", "segment"]),
-            default="utterance",
-            show_default=True,
-            help=".srt/.vtt show one level (an input without it: the level it has).",
-        ),
-        click.option(
-            "--subtitle-tasks",
-            metavar="TASK[,TASK...]",
-            help=".srt/.vtt show these tasks, in this order, or 'all' "
-            "[default: deepfake,emotion,gender,age,positivity].",
-        ),
+        *SUBTITLE_OPTIONS,
         click.option(
             "--embed-audio/--no-embed-audio",
             "embed_audio",

@@ -58,7 +58,17 @@ _STREAM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Input", ("raw", "sample_rate", "raw_channels", "channels", "channel_names", "mic", "duration")),
     (
         "Output",
-        ("json_", "level", "logits", "embeddings", "outputs", "subtitle_level", "subtitle_tasks", "stats"),
+        (
+            "json_",
+            "level",
+            "logits",
+            "embeddings",
+            "outputs",
+            "subtitle_level",
+            "subtitle_tasks",
+            "embed_audio",
+            "stats",
+        ),
     ),
     ("Batch", ("jobs", "output_dir", "skip_done", "shard", "fail_on")),
     ("Behaviour", ("progress", "quiet", "debug", "help")),
@@ -126,7 +136,10 @@ COMMANDS: dict[str, CommandHelp] = {
     ),
     "replay": CommandHelp(
         short="Re-render a saved --json stream: table, summary, exports.",
-        groups=(("Output", ("as_json", "outputs")), ("Behaviour", ("help",))),
+        groups=(
+            ("Output", ("as_json", "outputs", "subtitle_level", "subtitle_tasks")),
+            ("Behaviour", ("help",)),
+        ),
         examples=(
             ("bsstream analyze call.wav --json > call.jsonl", "save a run"),
             ("bsstream replay call.jsonl", "the table and summary again"),

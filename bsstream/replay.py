@@ -32,6 +32,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 import click
 
 from bsstream.helptext import GroupedCommand
+from bsstream.options import subtitle_options
 from bsstream.protocol.jsonlines import (
     EndLine,
     EventLine,
@@ -387,8 +388,16 @@ def _terminal_sinks(log: ReplayLog, console: Console, *, as_json: bool) -> list[
     metavar="FILE",
     help="Also export to FILE (format by extension: .jsonl .json .csv .srt .vtt .html); repeatable.",
 )
+@subtitle_options
 @click.pass_context
-def replay_command(ctx: click.Context, file: str, as_json: bool, outputs: tuple[str, ...]) -> None:
+def replay_command(
+    ctx: click.Context,
+    file: str,
+    as_json: bool,
+    outputs: tuple[str, ...],
+    subtitle_level: str | None = None,
+    subtitle_tasks: str | None = None,
+) -> None:
     """Re-render a saved --json stream (FILE.jsonl, or - for stdin): the table or plain lines
     and the summary, the JSON lines again, or exports. No server, no credentials.
     """
@@ -397,13 +406,18 @@ def replay_command(ctx: click.Context, file: str, as_json: bool, outputs: tuple[
     out_console = Console()
     err_console = Console(stderr=True)
     err = err_console.file
+    subtitles = None
+    if outputs:  # checked before the file is read (UsageError: one line, exit 2)
+        from bsstream.export.subtitles import subtitle_options as parse_subtitle_options
+
+        subtitles = parse_subtitle_options(subtitle_level, subtitle_tasks)
     log = load_replay(file)
     try:
         sinks = _terminal_sinks(log, out_console, as_json=as_json)
         if outputs:
             from bsstream.export import open_exports
 
-            sinks.extend(open_exports(list(outputs)))
+            sinks.extend(open_exports(list(outputs), subtitles))
         code = _replay(log, sinks, err=err)
     except OutputClosed:
         quiet_stdout()

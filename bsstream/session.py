@@ -27,6 +27,7 @@ from bsstream.engine.core import (
     Emulated,
     Item,
     StreamEnd,
+    StreamEngine,
 )
 from bsstream.engine.options import StreamOptions
 from bsstream.engine.wire import CHANNELS, Checks, Link, Target
@@ -205,8 +206,6 @@ class Session:
 
     def _stream(self, audio: AudioInput, sink: Sink) -> StreamEnd:
         """Run the engine on the background loop; hand its items to ``sink`` here, in order."""
-        from bsstream.engine.core import StreamEngine
-
         loop = bridge.background_loop()
         target = _hold_channel(self.transport, loop)
         control = self.interrupts.control(loop)

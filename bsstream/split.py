@@ -61,9 +61,7 @@ class ChannelTag(NullSink):
         if outcome.stats is not None:
             self.downstream.event({**stats_line(info.source, outcome.stats, info.method), **self._tags()})
         label = channel_label(self.channel, self.name)
-        tasks = tuple(
-            replace(t, channel=self.channel, channel_name=self.name) for t in outcome.summary.tasks
-        )
+        tasks = tuple(replace(t, channel=self.channel, channel_name=self.name) for t in outcome.summary.tasks)
         error = f"{label}: {outcome.error}" if outcome.error else None
         self.downstream.end(info, replace(outcome, summary=Summary(tasks=tasks), error=error))
 

@@ -24,15 +24,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "api"
 
-# The public API: these modules and nothing under them (the rest of bsstream is internals).
-PUBLIC_MODULES = ("bsstream", "bsstream.aio", "bsstream.results", "bsstream.emulator")
+# The public API: these modules and nothing under them (the rest of bsstream is internals). The
+# result model, the options and the errors are documented where bsstream exports them.
+PUBLIC_MODULES = ("bsstream", "bsstream.aio", "bsstream.emulator")
 
 
 def module_specs(modules: tuple[str, ...] = PUBLIC_MODULES) -> list[str]:
-    """pdoc's module specs: the package (pdoc walks into its submodules), then an exclusion of
-    every module that is not public."""
+    """pdoc's module specs: the public modules (pdoc walks into a package's submodules, those
+    its ``__all__`` names), then an exclusion of every module that is not public."""
+    import pdoc.extract
+
     keep = "|".join(re.escape(m) for m in modules)
-    return [modules[0].split(".")[0], f"!(?!(?:{keep})$)"]
+    exclude = f"!(?!(?:{keep})$)"
+    specs: list[str] = []
+    for name in modules:  # each once: pdoc warns about a module two specs reach
+        if not specs or name not in pdoc.extract.walk_specs([*specs, exclude]):
+            specs.append(name)
+    return [*specs, exclude]
 
 
 def materialize(modules: tuple[str, ...] = PUBLIC_MODULES) -> None:

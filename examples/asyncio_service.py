@@ -21,9 +21,8 @@ import sys
 import wave
 from collections.abc import AsyncIterator
 
-import bsstream.aio
-
 import bsstream
+import bsstream.aio
 
 CHUNK_MS = 250
 
@@ -42,9 +41,8 @@ async def call_audio(path: str, realtime: bool = False) -> AsyncIterator[bytes]:
 async def handle_call(name: str, audio: AsyncIterator[bytes], connection: bsstream.Connection | None) -> str:
     """Stream one call and describe it in one line (its dominant emotion and gender)."""
     options = bsstream.Options(level="utterance")
-    messages = [
-        message async for message in bsstream.aio.stream(audio, options=options, connection=connection)
-    ]
+    stream = bsstream.aio.stream(audio, options=options, connection=connection)
+    messages = [message async for message in stream]
     summary = bsstream.summarize(messages)
     parts = [f"{t.task} {t.label} ({t.share:.0%})" for t in summary.tasks if t.task in ("emotion", "gender")]
     results = sum(len(m.results) for m in messages)

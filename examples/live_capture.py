@@ -47,10 +47,8 @@ def watch(chunks: Iterable[bytes], connection: bsstream.Connection | None = None
     options = bsstream.Options(level="segment")
     for message in bsstream.stream(chunks, bsstream.Method.ANALYZE, options, connection):
         for result in message.results:
-            print(
-                f"{result.start_time:>6}-{result.end_time:<6} {result.task:<14} {result.final_label}",
-                flush=True,
-            )
+            window = f"{result.start_time}-{result.end_time}"
+            print(f"{window:<13} {result.task:<14} {result.final_label}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             watch(chunks)  # the connection from BS_* variables or .env
     except bsstream.BsError as error:
         print(f"error: {error.line()}", file=sys.stderr)
-        return int(error.exit_status)
+        return int(error.status)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -59,4 +59,4 @@ def test_speaker_gender_survives_a_refused_first_connection() -> None:
 def test_a_wrong_key_is_an_error_not_an_answer() -> None:
     with bsstream.Emulator(cid=7, api_key="right") as emu, pytest.raises(bsstream.BsError) as failure:
         speaker_gender(RECORDING, bsstream.Connection.emulator(emu.address, cid=7, api_key="wrong"))
-    assert failure.value.exit_status == 3  # the CLI's exit status for auth failures
+    assert failure.value.status == bsstream.ExitStatus.AUTH  # exit status 3, as the CLI

@@ -47,18 +47,21 @@ def _key(messages: list[ResultMessage]) -> list[tuple[object, ...]]:
     return [(m.cid, m.pid, m.message_id, m.results) for m in messages]
 
 
-def _via_sync(address: str, source: object) -> list[ResultMessage]:
-    return list(bsstream.stream(source, bsstream.Method.ANALYZE, connection=_connection(address)))  # type: ignore[arg-type]
+def _via_sync(address: str, source: object, options: bsstream.Options | None = None) -> list[ResultMessage]:
+    method = bsstream.Method.ANALYZE
+    return list(bsstream.stream(source, method, options, _connection(address)))  # type: ignore[arg-type]
 
 
-def _via_aio(address: str, source: object) -> list[ResultMessage]:
+def _via_aio(address: str, source: object, options: bsstream.Options | None = None) -> list[ResultMessage]:
     async def main() -> list[ResultMessage]:
-        return [m async for m in bsstream.aio.stream(source, connection=_connection(address))]  # type: ignore[arg-type]
+        results = bsstream.aio.stream(source, options=options, connection=_connection(address))  # type: ignore[arg-type]
+        return [m async for m in results]
 
     return asyncio.run(main())
 
 
-def _via_cli(address: str, path: str) -> list[ResultMessage]:
+def _via_cli(address: str, path: str, options: bsstream.Options | None = None) -> list[ResultMessage]:
+    opts = options or bsstream.Options()
     out, err = io.StringIO(), io.StringIO()
     config = RunConfig(
         method="StreamAudio",
@@ -67,6 +70,9 @@ def _via_cli(address: str, path: str) -> list[ResultMessage]:
         endpoint=parse_endpoint(address),
         insecure=True,
         json=True,
+        level=opts.level or "all",
+        chunk_ms=opts.chunk_ms,
+        embeddings=opts.embeddings,
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     assert rc == 0, err.getvalue()
@@ -74,17 +80,26 @@ def _via_cli(address: str, path: str) -> list[ResultMessage]:
     return [message_from_dict(x) for x in lines if "result" in x]
 
 
-def test_sync_aio_and_cli_put_the_same_bytes_on_the_wire_and_get_the_same_results(testdata: Path) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [bsstream.Options(), bsstream.Options(level="segment", chunk_ms=100, embeddings=True)],
+    ids=["defaults", "segment-100ms-embeddings"],
+)
+def test_sync_aio_and_cli_put_the_same_bytes_on_the_wire_and_get_the_same_results(
+    testdata: Path, options: bsstream.Options
+) -> None:
     path = str(testdata / JFK)
     seen: dict[str, tuple[list[list[bytes]], list[tuple[object, ...]]]] = {}
     for face, run in (("sync", _via_sync), ("aio", _via_aio), ("cli", _via_cli)):
         with FakeServer() as server:
-            messages = run(server.address, path)
+            messages = run(server.address, path, options)
             (call,) = server.servicer.calls
             assert call.violations == [] and call.half_closed
             seen[face] = (_wire(server), _key(messages))
     wire, results = seen["cli"]
-    assert len(wire[0]) == 1 + -(-len(_pcm(testdata / JFK)) // CHUNK)  # config, then every chunk
+    chunk = options.chunk_ms * 32
+    assert len(wire[0]) == 1 + -(-len(_pcm(testdata / JFK)) // chunk)  # config, then every chunk
+    assert api_pb2.AudioStream.FromString(wire[0][0]).config == options.config()
     assert len(results) >= 5 and any(r for _, _, _, r in results)
     assert seen["sync"] == seen["cli"]
     assert seen["aio"] == seen["cli"]

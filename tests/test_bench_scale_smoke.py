@@ -11,9 +11,9 @@ from bench.scale import FACE_NAMES, Row, render, run_row
 
 
 def test_two_short_streams_per_face_through_the_script_server(tmp_path: Path) -> None:
-    faces = ("cli", "grpc")
+    faces = ("cli", "aio")
     (tmp_path / "cli").mkdir()
-    (tmp_path / "grpc").mkdir()
+    (tmp_path / "aio").mkdir()
     # the two faces side by side (each its own server and client process): the test takes ~1.5 s
     with ThreadPoolExecutor(len(faces)) as pool:
         rows: list[Row] = list(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bsstream.export.html import HtmlExport, render_html
+from bsstream.export.html import HtmlExport, csp_hash, render_html
 from bsstream.protocol.results import Prediction, Result, ResultMessage
 from bsstream.protocol.stream import METHOD_ANALYZE, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
@@ -58,6 +58,16 @@ def run_chromium(
         page.resolve().as_uri(),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def with_script(page: str, script: str) -> str:
+    """``page`` with ``<script>script</script>`` before ``</body>``, its hash added to the page's
+    own script-src (the report's strict CSP would block it otherwise; the rest stays as it is)."""
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    assert csp is not None and "script-src 'sha256-" in csp.group(1)
+    policy = csp.group(1).replace("script-src ", f"script-src {csp_hash(script)} ", 1)
+    page = page.replace(csp.group(0), csp.group(0).replace(csp.group(1), policy), 1)
+    return page.replace("</body>", f"<script>{script}</script></body>", 1)
 
 
 def console_lines(stderr: str) -> list[str]:
@@ -121,6 +131,21 @@ def test_a_js_error_is_caught(tmp_path: Path) -> None:
     proc = run_chromium(tmp_path, page, "--dump-dom")
     assert 'class="bs-js-error"' in proc.stdout
     assert console_lines(proc.stderr)
+
+
+def test_csp_blocks_a_script_it_does_not_know(tmp_path: Path) -> None:
+    # the report's own script runs under its hash; one injected without it does not
+    page = fixture_report(tmp_path)
+    text = page.read_text(encoding="utf-8")
+    injected = 'document.body.setAttribute("data-injected", "1");'
+    page.write_text(text.replace("</body>", f"<script>{injected}</script></body>", 1), encoding="utf-8")
+    proc = run_chromium(tmp_path, page, "--dump-dom")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'data-bs-rendered="2"' in proc.stdout and 'data-injected="1"' not in proc.stdout
+    assert any("Content Security Policy" in line for line in console_lines(proc.stderr))
+    # with its hash added (as the probes in these tests do) it runs
+    page.write_text(with_script(text, injected), encoding="utf-8")
+    assert 'data-injected="1"' in dump_dom(tmp_path, page)
 
 
 # -- screenshot: fails on a blank page -----------------------------------------------------
@@ -275,7 +300,7 @@ def test_render_html_of_nothing(tmp_path: Path) -> None:
     assert "No input was streamed." in dom
 
 
-_PROBE = """<script>
+_PROBE = """
 (function () {
   var out = document.createElement("pre");
   out.id = "probe";
@@ -294,12 +319,12 @@ _PROBE = """<script>
   out.textContent = "TOOLTIP[" + tip.style.display + "]" + tip.textContent + "[/TOOLTIP]" +
     "RANGE[" + root.querySelector(".tl-range").textContent + "]";
 })();
-</script>"""
+"""
 
 
 def test_zoom_and_hover_tooltip(tmp_path: Path) -> None:
     page = fixture_report(tmp_path)
-    text = page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>")
+    text = with_script(page.read_text(encoding="utf-8"), _PROBE)
     page.write_text(text, encoding="utf-8")
     dom = dump_dom(tmp_path, page)
     assert_no_js_errors(dom)

@@ -26,7 +26,7 @@ from bsstream.export.audio import EMBED_LIMIT_SECONDS, AudioStore, CapturedAudio
 from bsstream.render.palette import PALETTE, label_color
 from tests import datagen
 from tests.clirun import bsstream
-from tests.test_export_html import CHROMIUM, assert_no_js_errors, console_lines, run_chromium
+from tests.test_export_html import CHROMIUM, assert_no_js_errors, console_lines, run_chromium, with_script
 
 JFK = "01_jfk_16k_mono_s16.wav"
 VOX = "10_voxconverse_aepyx_8k_mono_s16_169s.wav"
@@ -137,6 +137,7 @@ def reports(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     runs = {
         "jfk": ("analyze", "jfk.wav", "--output", "jfk.html"),
         "quiet": ("analyze", "jfk.wav", "--no-embed-audio", "--output", "quiet.html"),
+        "forced": ("analyze", "jfk.wav", "--embed-audio", "--output", "forced.html"),
         "call": ("analyze", "call.wav", "--channels", "split", "--channel-names", "agent,customer",
                  "--output", "call.html"),
         "scan": ("scan", "jfk.wav", "--output", "scan.html"),
@@ -160,6 +161,48 @@ def test_default_run_embeds_the_audio_and_allows_only_data_media(reports: dict[s
     assert "Audio not embedded (--no-embed-audio)" in quiet
     assert payload(quiet)["streams"][0]["wave"]  # the waveform needs no audio
     assert reports["quiet"].stat().st_size < reports["jfk"].stat().st_size - 20_000
+
+
+def test_csp_allows_only_the_pages_own_script_and_style_by_hash(reports: dict[str, Path]) -> None:
+    from bsstream.export.html import csp_hash
+
+    for name in ("jfk", "quiet", "scan"):
+        page = reports[name].read_text(encoding="utf-8")
+        csp = re.search(r'Content-Security-Policy" content="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "unsafe-hashes" not in csp
+        assert "http" not in csp and "*" not in csp  # no external source of any kind
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert directives["default-src"] == "'none'"
+        (script,) = re.findall(r"<script>(.*?)</script>", page, re.S)  # the one executable script
+        (style,) = re.findall(r"<style>(.*?)</style>", page, re.S)
+        assert directives["script-src"] == csp_hash(script)
+        assert directives["style-src"] == csp_hash(style)
+        # nothing inline that a hash does not cover: no style attributes, no event handlers
+        assert " style=" not in page and not re.search(r"<[^>]+\son[a-z]+=", page)
+        assert ".swatch.c-" in style  # the swatches' colours are classes in the stylesheet
+
+
+def test_confidence_is_each_bars_posterior_and_each_task_has_a_legend(reports: dict[str, Path]) -> None:
+    page = reports["jfk"].read_text(encoding="utf-8")
+    data = payload(page)
+    stream = data["streams"][0]
+    confs = [s[7] for s in stream["spans"]]
+    assert all(c is None or 0 <= c <= 1 for c in confs)
+    assert len({c for c in confs if c is not None}) > 5  # drawn with different opacities
+    for span in stream["spans"]:  # the bar's confidence is its final label's posterior
+        final = [float(p[1]) for p in span[5] if p[0] == span[4]]
+        if final and span[7] is not None:
+            assert span[7] == pytest.approx(final[0], abs=0.001)
+    legend = re.findall(r'<div class="lg-row"><span class="lg-task">([^<]*)</span>(.*?)</div>', page)
+    tasks = [lane["task"] for lane in stream["lanes"]]
+    assert [task for task, _ in legend] == tasks  # one legend row per lane's task, in lane order
+    for task, chips in legend:
+        shown = [
+            html.unescape(c) for c in re.findall(r'<span class="swatch c-[0-9a-f]{6}"></span>([^<]*)', chips)
+        ]
+        labels = {data["labels"][s[4]] for s in stream["spans"] if stream["lanes"][s[0]]["task"] == task}
+        assert set(shown) == labels - {""}, task
+        assert len({label_color(label) for label in shown}) == len(shown), task  # distinct inside a task
 
 
 def test_scan_decodes_once_and_embeds_one_audio_element(reports: dict[str, Path]) -> None:
@@ -195,8 +238,8 @@ def probe_page(tmp_path: Path, page: Path, script: str, *args: str, width: int |
     """Load ``page`` with ``script`` appended; what it reports. ``width``: the page is shown in
     an iframe that wide (a headless window is at least 500 px wide), its report posted out."""
     probed = tmp_path / f"probe-{page.name}"
-    body = "<script>(function () {\n" + script + "\n})();</script></body>"
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", body, 1), encoding="utf-8")
+    body = "(function () {\n" + script + "\n})();"
+    probed.write_text(with_script(page.read_text(encoding="utf-8"), body), encoding="utf-8")
     if width is not None:
         frame = tmp_path / f"frame-{page.name}"
         frame.write_text(_FRAME.format(src=probed.name, width=width), encoding="utf-8")
@@ -302,7 +345,7 @@ def test_audio_is_seekable_and_bars_seek_and_take_the_keyboard(
 ) -> None:
     got = probe_page(
         tmp_path,
-        reports["jfk"],
+        reports["forced"],  # --embed-audio (the default run embeds it too: the test above)
         _SEEK,
         "--window-size=1200,900",
         "--autoplay-policy=no-user-gesture-required",
@@ -337,7 +380,7 @@ def test_print_puts_the_whole_timeline_on_paper(tmp_path: Path, reports: dict[st
         pytest.skip("the chromium print test needs pdftotext (apt-get install poppler-utils)")
     page = tmp_path / "zoomed.html"
     text = reports["jfk"].read_text(encoding="utf-8")
-    page.write_text(text.replace("</body>", f"<script>(function () {{{_ZOOM_IN}}})();</script></body>", 1))
+    page.write_text(with_script(text, f"(function () {{{_ZOOM_IN}}})();"))
     pdf = tmp_path / "report.pdf"
     proc = run_chromium(tmp_path, page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
     assert proc.returncode == 0 and pdf.exists(), proc.stderr[-2000:]
@@ -345,7 +388,60 @@ def test_print_puts_the_whole_timeline_on_paper(tmp_path: Path, reports: dict[st
     extent = payload(text)["streams"][0]["extent"]
     whole = f"0:00.0 – 0:{extent:04.1f} of 0:{extent:04.1f}"
     assert whole in printed, printed  # zoomed in on screen, the whole range on paper
+    assert printed.count(whole) == 2  # the range label and the one strip's caption
+    assert "Part 1 of" not in printed  # up to 5 minutes: one strip
     assert "emulated" in printed.lower()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"browser tests need Debian's chromium at {CHROMIUM}")
+def test_print_splits_lanes_taller_than_a_page_at_the_channel(
+    tmp_path: Path, reports: dict[str, Path]
+) -> None:
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:  # .ci/run installs it and fails on a skipped chromium test
+        pytest.skip("the chromium print test needs pdftotext (apt-get install poppler-utils)")
+    lanes = payload(reports["call"].read_text(encoding="utf-8"))["streams"][0]["lanes"]
+    agent = sum(1 for lane in lanes if lane["channel"] == "agent")
+    assert sum(len(lane["levels"]) * 26 + 8 for lane in lanes) > 880  # two channels: taller than a page
+    pdf = tmp_path / "call.pdf"
+    proc = run_chromium(tmp_path, reports["call"], f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert proc.returncode == 0 and pdf.exists(), proc.stderr[-2000:]
+    printed = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    groups = re.findall(r"· lanes (\d+)–(\d+) of (\d+)", printed)
+    total = str(len(lanes))
+    assert groups == [("1", str(agent), total), (str(agent + 1), total, total)], printed  # one per channel
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.browser
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"browser tests need Debian's chromium at {CHROMIUM}")
+def test_print_wraps_a_long_timeline_into_strips(tmp_path: Path) -> None:
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:  # .ci/run installs it and fails on a skipped chromium test
+        pytest.skip("the chromium print test needs pdftotext (apt-get install poppler-utils)")
+    from bsstream.export.html import HtmlExport
+    from bsstream.protocol.stream import METHOD_ANALYZE, StreamInfo, StreamOutcome
+    from tests.test_export_html import long_call_messages
+
+    sink = HtmlExport(tmp_path / "eleven.html")
+    info = StreamInfo("long-call.wav", METHOD_ANALYZE, {}, duration=660.0)
+    sink.begin(info)
+    for m in long_call_messages(660):
+        sink.message(m)
+    sink.end(info, StreamOutcome(status=0, audio_seconds=660.0))
+    sink.close()
+    pdf = tmp_path / "eleven.pdf"
+    proc = run_chromium(tmp_path, tmp_path / "eleven.html", f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert proc.returncode == 0 and pdf.exists(), proc.stderr[-2000:]
+    assert console_lines(proc.stderr) == []
+    printed = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    # 11 minutes on screen open on the first 5; on paper: six 2-minute strips, the whole call
+    parts = re.findall(r"Part (\d) of 6: (\S+) – (\S+) of 11:00\.0", printed)
+    assert parts == [(str(i + 1), f"{2 * i}:00.0", f"{min(2 * i + 2, 11)}:00.0") for i in range(6)], printed
+    # every strip is drawn on one time scale: the last one's ticks reach the end of the call
+    assert "10:45" in printed.split("Part 6 of 6")[1]
 
 
 _LONG = (

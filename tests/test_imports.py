@@ -129,6 +129,7 @@ RULES: dict[str, Rule] = {
     ),
     # -- commands --------------------------------------------------------------------------------
     "bsstream.helptext": Rule("the --help layout shared by the commands", (), ("click",)),
+    "bsstream.options": Rule("Click options several commands share (one definition each)", (), ("click",)),
     "bsstream.emulator": Rule(
         "the local emulator server and its serve command",
         ("bsstream._gen", "bsstream.helptext", "bsstream.settings", "bsstream.status"),
@@ -149,6 +150,7 @@ RULES: dict[str, Rule] = {
         (
             "bsstream.export",
             "bsstream.helptext",
+            "bsstream.options",
             "bsstream.protocol",
             "bsstream.redact",
             "bsstream.render",
@@ -185,6 +187,7 @@ RULES: dict[str, Rule] = {
             "bsstream.doctor",
             "bsstream.emulator",
             "bsstream.helptext",
+            "bsstream.options",
             "bsstream.redact",
             "bsstream.render",
             "bsstream.replay",

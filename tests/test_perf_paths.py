@@ -144,3 +144,41 @@ def test_ffmpeg_output_pipe_is_widened() -> None:
         size = fcntl.fcntl(pipe._proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
         assert size >= ffmpeg.PIPE_BYTES
         assert sum(len(b) for b in source.blocks()) > 0
+
+
+# a whole `analyze --json` run in a fresh interpreter; prints the heavy modules it loaded
+_RUN_AND_LIST = """
+import sys
+from bsstream.cli import main
+status = main(sys.argv[1:])
+heavy = ("numpy", "soxr", "rich", "pydub", "http.client", "bsstream.export.html")
+print("LOADED", status, sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("recording", "expected"),
+    [
+        ("01_jfk_16k_mono_s16.wav", []),  # sent as it is: nothing to convert
+        ("07_commonvoice_en_651325_48k_mono.mp3", []),  # ffmpeg decodes it
+        ("05_vctk_p286_011_48k_mono_s16.wav", ["numpy", "soxr"]),  # converted in-process
+    ],
+)
+def test_analyze_json_loads_only_what_its_input_needs(recording: str, expected: list[str]) -> None:
+    """No live view (--json): no rich; no --output: no exporters; numpy and soxr only for a
+    WAV that needs converting. Each is tens of ms of start-up and MiBs of memory."""
+    from pathlib import Path
+
+    from tests.fake_server import CID, KEY, FakeServer
+
+    path = Path(__file__).parent / "data" / recording
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BS_", "BEHAVIORALSIGNALS_"))}
+    with FakeServer() as srv:
+        args = ["analyze", str(path), "--endpoint", srv.address, "--insecure", "--cid", str(CID), "--json"]
+        env["BS_API_KEY"] = KEY
+        done = subprocess.run(
+            [sys.executable, "-c", _RUN_AND_LIST, *args], capture_output=True, text=True, timeout=120, env=env
+        )
+    line = [x for x in done.stdout.splitlines() if x.startswith("LOADED ")]
+    assert line, done.stderr[-2000:]
+    assert line[-1] == f"LOADED 0 {expected}", done.stderr[-2000:]

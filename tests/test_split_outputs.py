@@ -78,7 +78,10 @@ def test_the_same_window_of_two_channels_is_two_rows() -> None:
     t = Timeline()
     t.add(message(0, "male"))
     t.add(message(1, "female"))
-    assert [(row.channel, row.cells["gender"].label) for row in t.rows] == [("ch0", "male"), ("ch1", "female")]
+    assert [(row.channel, row.cells["gender"].label) for row in t.rows] == [
+        ("ch0", "male"),
+        ("ch1", "female"),
+    ]
     assert t.channels == ["ch0", "ch1"]
     assert t.now("gender", "ch0").label == "male" and t.now("gender", "ch1").label == "female"
     assert plan_layout(t, 80).channel_width == 3
@@ -103,7 +106,10 @@ def test_summary_per_channel_from_results() -> None:
     messages = groups("split")[0].messages
     summary = summarize(messages)
     assert summary.split and summary.verdict is None
-    assert [(t.channel_label, t.label) for t in summary.verdicts] == [("agent", "bonafide"), ("customer", "spoofed")]
+    assert [(t.channel_label, t.label) for t in summary.verdicts] == [
+        ("agent", "bonafide"),
+        ("customer", "spoofed"),
+    ]
     assert [t.channel for t in summary.tasks] == sorted(t.channel for t in summary.tasks)
     assert summary.get("gender", 0).label == "male" and summary.get("gender", 1).label == "female"
     lines = summary_lines(summary)
@@ -203,7 +209,10 @@ def test_pure_evaluation_by_channel() -> None:
     assert find_matches([parse_fail_on("agent:emotion=angry>0.95")], messages) == []
     assert message_matches([parse_fail_on("1:emotion=angry>0.8")], messages[2]) == []  # mixed: none
     line = format_match(by_name[0])
-    assert line == "fail-on match: call.wav [customer] 1.00-3.00 s (utterance) Customer:emotion=angry>0.8, posterior 0.95"
+    assert line == (
+        "fail-on match: call.wav [customer] 1.00-3.00 s (utterance) "
+        "Customer:emotion=angry>0.8, posterior 0.95"
+    )
 
 
 def test_fail_on_a_channel_at_the_cli(testdata) -> None:
@@ -220,3 +229,28 @@ def test_fail_on_a_channel_at_the_cli(testdata) -> None:
     assert bad.code == 2 and "no channel 'agnt'" in bad.err
     mixed = bsstream("analyze", "--local", "--json", path, "--fail-on", "agent:gender=female>=0.5")
     assert mixed.code == 2 and "needs --channels split" in mixed.err
+
+
+# -- with scan and --jobs ------------------------------------------------------------------------
+
+
+def test_split_with_scan_and_jobs(testdata, tmp_path) -> None:
+    """Two inputs at once (--jobs 2), each split, each channel to both methods: the stereo
+    input gives channels x methods calls, the mono one a single channel; one stream and one
+    end line per input, its summary per channel."""
+    stereo, mono = str(testdata / TWO), str(testdata / "01_jfk_16k_mono_s16.wav")
+    out = tmp_path / "r.csv"
+    r = bsstream(
+        "scan", "--local", "--json", "--jobs", "2", "--channels", "split", "--output", str(out), stereo, mono
+    )
+    assert r.code == 0, r.err
+    lines = lines_of(r.out)
+    calls = {(x["source"], x["channel"], x["method"]) for x in lines if "result" in x}
+    methods = ("StreamAudio", "DeepfakeDetection")
+    assert calls == {(stereo, c, m) for c in (0, 1) for m in methods} | {(mono, 0, m) for m in methods}
+    assert sorted(x["source"] for x in lines if "stream" in x) == sorted([stereo, mono])
+    ends = {x["source"]: x["end"] for x in lines if "end" in x}
+    assert set(ends) == {stereo, mono} and all(e["status"] == 0 for e in ends.values())
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows[0][1:3] == ["channel", "channel_name"]
+    assert {(row[0], row[1]) for row in rows[1:]} == {(stereo, "0"), (stereo, "1"), (mono, "0")}

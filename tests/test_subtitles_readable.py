@@ -167,6 +167,32 @@ def test_empty_task_names_are_a_usage_error(testdata: Path, tmp_path: Path, valu
     assert not (tmp_path / "x.srt").exists()
 
 
+def test_replay_takes_the_subtitle_options_of_a_run(vox_run: Path, tmp_path: Path) -> None:
+    saved = str(vox_run / "run.jsonl")
+    # no options: the run's defaults, so the run's own file again
+    again = bsstream("replay", saved, "--output", str(tmp_path / "d.vtt"))
+    assert again.code == 0, again.err
+    assert (tmp_path / "d.vtt").read_text(encoding="utf-8") == (vox_run / "u.vtt").read_text(encoding="utf-8")
+    out = tmp_path / "s.vtt"
+    chosen = bsstream(
+        "replay", saved, "--output", str(out), "--output", str(tmp_path / "s.srt"),
+        "--subtitle-level", "segment", "--subtitle-tasks", "positivity,emotion",
+    )  # fmt: skip
+    assert chosen.code == 0, chosen.err
+    assert "subtitles: segment; tasks positivity,emotion\n" in out.read_text(encoding="utf-8")
+    for cues in (vtt_cues(out), srt_cues(tmp_path / "s.srt")[1:]):  # the SRT's first cue: emulated
+        assert_readable(cues)
+        texts = [" · ".join(c[2]) for c in cues]
+        assert all(re.fullmatch(r"positivity \w+ \d+% · emotion \w+ \d+%", t) for t in texts), texts
+    # segments are shorter than utterances: more cues than the utterance-level file
+    assert len(vtt_cues(out)) > len(vtt_cues(tmp_path / "d.vtt"))
+    bad = bsstream("replay", saved, "--output", str(tmp_path / "b.srt"), "--subtitle-tasks", "a,,b")
+    assert bad.code == ExitStatus.USAGE and "--subtitle-tasks" in bad.err and "Traceback" not in bad.err
+    assert not (tmp_path / "b.srt").exists()
+    level = bsstream("replay", saved, "--subtitle-level", "word")
+    assert level.code == ExitStatus.USAGE and "--subtitle-level" in level.err
+
+
 def test_split_channels_carry_their_name_and_never_overlap(testdata: Path, tmp_path: Path) -> None:
     r = bsstream(
         "analyze", "--local", "--channels", "split", "--channel-names", "agent,customer",

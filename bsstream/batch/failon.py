@@ -148,6 +148,20 @@ def parse_fail_on(expr: str) -> FailOn:
         if level not in LEVELS:
             raise _fail(expr, f"unknown level {level_text.strip()!r} (segment or utterance)")
 
+    channel, task, label = _parse_head(expr, head)
+    return FailOn(
+        text=expr,
+        task=task,
+        label=label,
+        threshold=threshold,
+        inclusive=inclusive,
+        level=level,
+        channel=channel,
+    )
+
+
+def _parse_head(expr: str, head: str) -> tuple[str | None, str, str]:
+    """``[CHANNEL:]TASK=LABEL`` (what comes before the comparison) -> (channel, task, label)."""
     task, has_eq, label = head.partition("=")
     if not has_eq:
         raise _fail(expr, "missing '=' between TASK and LABEL")
@@ -160,15 +174,7 @@ def parse_fail_on(expr: str) -> FailOn:
         raise _fail(expr, "missing TASK before '='")
     if not label:
         raise _fail(expr, "missing LABEL after '='")
-    return FailOn(
-        text=expr,
-        task=task,
-        label=label,
-        threshold=threshold,
-        inclusive=inclusive,
-        level=level,
-        channel=channel,
-    )
+    return channel, task, label
 
 
 def parse_fail_ons(exprs: Iterable[str]) -> list[FailOn]:
@@ -197,7 +203,8 @@ def check_channels(rules: Iterable[FailOn], *, split: bool, names: list[str]) ->
             known = ", ".join(names) if names else "none given"
             raise _fail(
                 rule.text,
-                f"no channel {rule.channel!r} (--channel-names: {known}; or an index 0, 1, ... or ch0, ch1, ...)",
+                f"no channel {rule.channel!r} (--channel-names: {known}; "
+                "or an index 0, 1, ... or ch0, ch1, ...)",
             )
 
 

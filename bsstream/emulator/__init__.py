@@ -1,7 +1,9 @@
 """The local emulator of the Behavioral Signals streaming API (``bsstream serve``, ``--local``).
 
 Results come from simple acoustic heuristics, not Behavioral Signals models.
-The names below load lazily, so ``bsstream --help`` (which imports the serve command) stays
+``bsstream.Emulator`` (the same class) serves tests of your own code: see
+``examples/test_with_emulator.py`` in the repository (a fixture, faults on demand, what the server
+received). The names below load lazily, so ``bsstream --help`` (which imports the serve command) stays
 free of grpc and numpy.
 """
 

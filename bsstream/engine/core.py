@@ -158,6 +158,7 @@ class Attempt:
     paused: bool = False  # waiting for input or pacing: not the server's silence
     cancelled: bool = False  # we cancelled the call (watchdog, abort, producer failure)
     timed_out: bool = False
+    metadata_read: bool = False  # the server's initial metadata was looked at
 
 
 @dataclass(slots=True)
@@ -389,9 +390,11 @@ class StreamEngine:
         st = self.state
         attempt.last_activity = now = self.clock()
         st.responded = True
-        if not st.emulated_seen and await is_emulated(call):
-            st.emulated_seen = True
-            await self.emit(Emulated())
+        if not attempt.metadata_read:  # the server's headers came with its first answer
+            attempt.metadata_read = True
+            if not st.emulated_seen and await is_emulated(call):
+                st.emulated_seen = True
+                await self.emit(Emulated())
         message = self._accept(attempt, wire, offset, now)
         if message is not None:
             await self.emit(message)

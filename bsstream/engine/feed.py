@@ -2,7 +2,8 @@
 read by absolute position through the replay buffer (:class:`bsstream.protocol.resume.AudioFeed`).
 
 A sync source (a decoder, the caller's iterator of PCM chunks) is pulled on a thread of its
-own, one chunk when the stream asks for it; an async source is awaited on the loop. A pull
+own, one chunk when the stream asks for it; a list or tuple of chunks (in memory) and an
+async source are pulled on the loop. A pull
 in flight survives the cancellation of the attempt that asked for it (the next attempt takes
 its chunk), so no chunk is lost or read twice.
 """
@@ -113,6 +114,7 @@ class ChunkFeed:
         self._sync: Iterator[bytes] | None = None
         self._async: AsyncIterator[bytes] | None = None
         self._puller: _ThreadPuller | None = None
+        self._inline = isinstance(blocks, (list, tuple))  # in memory: pulling never blocks
         if isinstance(blocks, AsyncIterable):
             self._async = arechunk(blocks, chunk_bytes).__aiter__()
         else:
@@ -171,10 +173,21 @@ class ChunkFeed:
     def _start_pull(self) -> asyncio.Future[bytes | None]:
         if self._async is not None:
             return asyncio.ensure_future(_anext(self._async))
+        if self._inline:
+            return self._pull_inline()
         if self._puller is None:
             assert self._sync is not None
             self._puller = _ThreadPuller(self._sync, asyncio.get_running_loop())
         return self._puller.pull()
+
+    def _pull_inline(self) -> asyncio.Future[bytes | None]:
+        assert self._sync is not None
+        pulled: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        try:
+            pulled.set_result(next(self._sync, None))
+        except Exception as exc:
+            pulled.set_exception(exc)
+        return pulled
 
     async def aclose(self) -> None:
         """Stop pulling (a blocked sync read ends when its source is closed)."""

@@ -13,8 +13,8 @@ from bsstream.engine.core import AudioInput
 from bsstream.status import InputError, UsageError
 
 #: What ``bsstream.stream`` takes (``bsstream.aio.stream`` also takes async iterables of chunks).
-Source: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]"
-AsyncSource: TypeAlias = "Source | AsyncIterable[bytes]"
+Source: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
+AsyncSource: TypeAlias = Source | AsyncIterable[bytes]
 PCM_NAME = "<pcm>"
 BYTES_NAME = "<bytes>"
 

@@ -153,6 +153,7 @@ class FirstStatus:
 
     def __init__(self, call: BidiCall) -> None:
         self.failure: CallFailed | None = None
+        self.ok = False  # the server closed the call with OK (before any write failed)
         self._seen = False
         call.add_done_callback(self._done)
 
@@ -163,6 +164,7 @@ class FirstStatus:
         try:
             code = _settled(call.code())
             if code is grpc.StatusCode.OK:
+                self.ok = True
                 return
             details = _settled(call.details())
             trailers = text_metadata(_settled(call.trailing_metadata()))
@@ -170,9 +172,12 @@ class FirstStatus:
             return
         self.failure = CallFailed(code.name, details or "", trailers)
 
-    async def of(self, call: BidiCall, err: grpc.aio.AioRpcError) -> CallFailed:
+    async def of(self, call: BidiCall, err: grpc.aio.AioRpcError) -> CallFailed | None:
         """How the call failed: its first status unless that is the placeholder a failed write
-        sets before the real status arrives (then the real one, waited for a moment)."""
+        sets before the real status arrives (then the real one, waited for a moment). None:
+        the server had closed the call with OK."""
+        if self.ok:
+            return None
         failure = self.failure if self.failure is not None else call_failed(err)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_WAIT

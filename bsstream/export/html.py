@@ -26,11 +26,17 @@ through one focusable element (a roving focus, ``role=button`` with an accessibl
 embedded in a ``<script type="application/json">`` block (``<``, ``>``, ``&``, U+2028 and
 U+2029 escaped, so no text can end the block), and only the visible part is drawn, so a
 2-hour call with tens of thousands of spans stays fast. A Content-Security-Policy meta tag
-forbids any network access. All text is escaped (HTML by :func:`html.escape`, in JS by
+forbids any network access and allows only the page's own stylesheet and script, by their
+SHA-256 computed as the page is written (no ``'unsafe-inline'``; label colours in the summary
+and legend are classes, not ``style`` attributes). All text is escaped (HTML by :func:`html.escape`, in JS by
 ``textContent``). Results with unparseable times are left out of the timeline (counted in a
 note) but kept in the summary. JS errors are written into ``#bs-js-errors``; after drawing,
-``<body data-bs-rendered="N">`` counts the timelines drawn. Printing fits every timeline to
-the page (the whole recording, no scrollbars).
+``<body data-bs-rendered="N">`` counts the timelines drawn. Printing shows the whole recording
+whatever the zoom: up to 5 minutes as one full-width strip (lane names, axis and bars, drawn
+when printing starts), a longer one as strips of 2, 5, 10, 15, 30 or 60 minutes (the shortest
+giving at most 24), one under the other on one time scale, each captioned ``Part 2 of 6: 2:00.0
+– 4:00.0 of 11:00.0``; lanes taller than a page (``--channels split``) are split into strips
+per channel (and by height), each with its own axis, captioned ``lanes 11–20 of 20``.
 
 Several inputs: one section per input, in stream order.
 
@@ -43,9 +49,12 @@ Behavioral Signals models) and, for a partial report (``NAME.partial.html``, see
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import math
+import re
 from typing import Any
 
 from bsstream.export.atomic import CollectingExport, StreamRecord
@@ -230,6 +239,27 @@ def _verdict_html(verdict: TaskSummary | None) -> str:
     )
 
 
+def _swatch(color: str) -> str:
+    """A colour square: a class per colour (``c-4e79a7``, its rule in :func:`swatch_css`), no
+    ``style`` attribute, so the CSP needs no ``'unsafe-inline'`` for styles."""
+    return f'<span class="swatch c-{color.lstrip("#").lower()}"></span>'
+
+
+_SWATCH_CLASS = re.compile(r'class="swatch c-([0-9a-f]{6})"')
+
+
+def swatch_css(body: str) -> str:
+    """The rules of the colour classes :func:`_swatch` put into ``body``."""
+    colors = sorted(set(_SWATCH_CLASS.findall(body)))
+    return "".join(f"\n.swatch.c-{c} {{ background: #{c}; }}" for c in colors)
+
+
+def csp_hash(text: str) -> str:
+    """A CSP source for one inline element's exact text: ``'sha256-<base64>'``."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
 def _summary_html(record: StreamRecord) -> str:
     tasks = record.summary.tasks
     if not tasks:
@@ -241,7 +271,7 @@ def _summary_html(record: StreamRecord) -> str:
         covered = fmt_duration(t.seconds) if t.seconds > 0 else "—"
         rows.append(  # data-th: the column's name, shown beside each value on a narrow screen
             f'<tr><td data-th="Task">{_esc(t.task)}</td><td data-th="Level">{_esc(t.level or "—")}</td>'
-            f'<td data-th="Dominant"><span class="swatch" style="background:{color}"></span>'
+            f'<td data-th="Dominant">{_swatch(color)}'
             f"{_esc(t.label)}</td>"
             f'<td class="num" data-th="Share">{t.share * 100:.0f}%</td>'
             f'<td class="num" data-th="Confidence">{conf}</td>'
@@ -270,9 +300,7 @@ def _legend_html(record: StreamRecord) -> str:
         if not labels:
             continue
         chips = "".join(
-            f'<span class="chip"><span class="swatch" style="background:{label_color(label)}"></span>'
-            f"{_esc(label)}</span>"
-            for label in labels[:24]
+            f'<span class="chip">{_swatch(label_color(label))}{_esc(label)}</span>' for label in labels[:24]
         )
         more = f'<span class="chip">+{len(labels) - 24} more</span>' if len(labels) > 24 else ""
         parts.append(f'<div class="lg-row"><span class="lg-task">{_esc(task)}</span>{chips}{more}</div>')
@@ -424,10 +452,11 @@ def _header_meta(streams: list[StreamRecord]) -> str:
     return "".join(meta)
 
 
-def _csp(refs: list[_AudioRef | None]) -> str:
-    """No network at all; inline style and script; data: images, and data: media when the
-    audio is embedded."""
-    csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+def _csp(refs: list[_AudioRef | None], style: str, script: str) -> str:
+    """No network at all; the page's own inline stylesheet and script only, by their SHA-256
+    (no ``'unsafe-inline'``: an injected ``<script>`` or ``style`` attribute would not run);
+    data: images, and data: media when the audio is embedded."""
+    csp = f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}; img-src data:"
     if any(ref is not None and ref.uri is not None for ref in refs):
         csp += "; media-src data:"  # the embedded audio, and nothing else
     return csp
@@ -459,12 +488,7 @@ def render_html(streams: list[StreamRecord], partial_reason: str | None = None, 
         sections = '<p class="empty">No input was streamed.</p>'
     versions = [r.info.version for r in streams if r.info.version]
     version = versions[0] if versions else __version__
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_csp(refs)}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(title)}</title><style>{CSS}</style></head>\n"
+    body = (
         '<body><div class="page">'
         '<header class="report"><h1><span class="brand">bsstream</span> report</h1>'
         f'<div class="meta">{_header_meta(streams)}</div></header>'
@@ -478,6 +502,15 @@ def render_html(streams: list[StreamRecord], partial_reason: str | None = None, 
         "</div>\n"
         f'<script type="application/json" id="bs-data">{script_json(payload)}</script>\n'
         f"<script>{JS}</script>\n</body></html>\n"
+    )
+    style = CSS + swatch_css(sections)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_csp(refs, style, JS)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)}</title><style>{style}</style></head>\n"
+        f"{body}"
     )
 
 

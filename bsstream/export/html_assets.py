@@ -123,6 +123,7 @@ table.summary th.num { text-align: right; }
 #bs-js-errors:not(:empty) { margin: 10px 0; padding: 8px 12px; background: var(--bad-bg); color: var(--bad);
   border: 1px solid #f3c0c6; border-radius: 6px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 10px; }
+.tl-print { display: none; }
 @media print {
   html, body { background: #fff; }
   .page { max-width: none; padding: 0; }
@@ -133,6 +134,11 @@ footer { color: var(--muted); font-size: 12px; margin-top: 10px; }
   .tl-spacer canvas { position: static !important; width: 100% !important; height: auto !important; }
   .tl-overview .ov-window { display: none; }
   .tl-body, .tl-overview, .legend { break-inside: avoid; }
+  .timeline.printable .tl-body { display: none !important; }  /* the strips show it all instead */
+  .tl-print { display: block; }
+  .tl-print-row { break-inside: avoid; margin: 0 0 8px; }
+  .tl-print-cap { font-size: 11px; color: var(--muted); font-variant-numeric: tabular-nums; margin-bottom: 2px; }
+  .tl-print canvas { display: block; width: 100% !important; height: auto !important; border: 1px solid var(--line); }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
@@ -154,6 +160,7 @@ JS = r"""
 
   var ROW_H = 26, LANE_PAD = 8, AXIS_H = 26, OV_H = 40, MAX_PX_PER_SEC = 400, LONG = 600, DETAIL = 300;
   var PLAYHEAD = "#e11d48";
+  var PRINT_W = 860, PRINT_NAMES = 120, PRINT_ONE = 300, PRINT_MAX = 24, PRINT_MAX_H = 880, PRINT_PARTS = [120, 300, 600, 900, 1800, 3600];
   var data = JSON.parse(document.getElementById("bs-data").textContent);
   var labels = data.labels, colors = data.colors, inks = data.inks, levelNames = data.levels;
   function play(audio) {  // a refused play() (autoplay policy) is not an error
@@ -431,11 +438,22 @@ JS = r"""
   };
   Timeline.prototype.view = function () {
     var x0 = this.scroll.scrollLeft;
-    return { x0: x0, t0: x0 / this.pxPerSec, t1: Math.min(this.extent, (x0 + this.viewWidth) / this.pxPerSec) };
+    return { x0: x0, t0: x0 / this.pxPerSec, t1: Math.min(this.extent, (x0 + this.viewWidth) / this.pxPerSec),
+      pps: this.pxPerSec, W: this.viewWidth };
   };
   Timeline.prototype.draw = function () {
-    var ctx = this.ctx, W = this.viewWidth, H = this.height, v = this.view();
+    var ctx = this.ctx, v = this.view();
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    this.paint(ctx, v);
+    this.drawPlayhead(ctx, this.height, v);
+    this.rangeEl.textContent = fmtTime(Math.max(0, v.t0), 0.1) + " – " + fmtTime(v.t1, 0.1) +
+      " of " + fmtTime(this.extent, 0.1);
+    this.placeFocus();
+    this.drawOverview(v);
+  };
+  // the lanes, the axis and the bars of the view v ({x0, t0, t1, pps, W}) into ctx
+  Timeline.prototype.paint = function (ctx, v) {
+    var W = v.W, H = this.height;
     ctx.clearRect(0, 0, W, H);
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, W, H);
@@ -443,11 +461,6 @@ JS = r"""
     this.drawAxis(ctx, W, H, v);
     var self = this;
     this.rows.forEach(function (row) { self.drawRow(ctx, row, v); });
-    this.drawPlayhead(ctx, H, v);
-    this.rangeEl.textContent = fmtTime(Math.max(0, v.t0), 0.1) + " – " + fmtTime(v.t1, 0.1) +
-      " of " + fmtTime(this.extent, 0.1);
-    this.placeFocus();
-    this.drawOverview(v);
   };
   Timeline.prototype.drawLanes = function (ctx, W) {
     var lanes = this.stream.lanes;
@@ -468,7 +481,7 @@ JS = r"""
     });
   };
   Timeline.prototype.drawAxis = function (ctx, W, H, v) {
-    var pps = this.pxPerSec, step = tickStep(pps);
+    var pps = v.pps, step = tickStep(pps);
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     ctx.fillStyle = "#f3f5f8";
@@ -488,7 +501,7 @@ JS = r"""
     }
   };
   Timeline.prototype.drawRow = function (ctx, row, v) {
-    var spans = row.spans, pps = this.pxPerSec, lastX = -1;
+    var spans = row.spans, pps = v.pps, lastX = -1;
     ctx.textBaseline = "middle";
     for (var i = firstFrom(spans, v.t0 - row.maxDur); i < spans.length; i++) {
       var s = spans[i];
@@ -683,6 +696,120 @@ JS = r"""
     el.style.height = ROW_H - 2 + "px";
   };
 
+  // -- print: the whole recording in full-width strips, one under the other ---------------
+  // A strip is one image: the lane names, then the lanes of its part of the time, on one time
+  // scale for every strip (the last one may end early). Up to 5 minutes: one strip; longer:
+  // parts of 2, 5, 10, 15, 30 or 60 minutes, the shortest giving at most 24 strips.
+  Timeline.prototype.printRows = function () {
+    if (this.extent <= PRINT_ONE) return [this.extent, 1];
+    for (var i = 0; i < PRINT_PARTS.length; i++) {
+      if (Math.ceil(this.extent / PRINT_PARTS[i] - 1e-9) <= PRINT_MAX) return [PRINT_PARTS[i], Math.ceil(this.extent / PRINT_PARTS[i] - 1e-9)];
+    }
+    var part = Math.ceil(this.extent / PRINT_MAX / 60) * 60;
+    return [part, Math.ceil(this.extent / part - 1e-9)];
+  };
+  // lanes in groups that fit a page: all of them when they fit, else split at channels and height
+  Timeline.prototype.printGroups = function () {
+    var lanes = this.stream.lanes, groups = [], g = null, all = this.height - AXIS_H > PRINT_MAX_H;
+    lanes.forEach(function (lane, li) {
+      var newChannel = li > 0 && lane.channel !== lanes[li - 1].channel;
+      if (!g || g.h + lane.height > PRINT_MAX_H || (all && newChannel)) {
+        g = { first: li, last: li, top: lane.top, h: 0 };
+        groups.push(g);
+      }
+      g.last = li; g.h += lane.height;
+    });
+    return groups.length ? groups : [{ first: 0, last: -1, top: AXIS_H, h: 0 }];
+  };
+  Timeline.prototype.buildPrint = function () {
+    if (this.printEl) return;
+    var plan = this.printRows(), part = plan[0], n = plan[1], W = PRINT_W - PRINT_NAMES, dpr = 2;
+    var groups = this.printGroups(), lanes = this.stream.lanes;
+    var box = document.createElement("div");
+    box.className = "tl-print";
+    for (var i = 0; i < n; i++) {
+      var t0 = i * part, t1 = Math.min(this.extent, t0 + part), pps = W / part;
+      var v = { x0: t0 * pps, t0: t0, t1: t1, pps: pps, W: W };
+      for (var k = 0; k < groups.length; k++) {
+        var g = groups[k], row = document.createElement("div");
+        row.className = "tl-print-row";
+        var cap = document.createElement("div");
+        cap.className = "tl-print-cap";
+        cap.textContent = (n > 1 ? "Part " + (i + 1) + " of " + n + ": " : "") + fmtTime(t0, 0.1) + " – " +
+          fmtTime(t1, 0.1) + " of " + fmtTime(this.extent, 0.1) +
+          (groups.length > 1 ? " · lanes " + (g.first + 1) + "–" + (g.last + 1) + " of " + lanes.length : "");
+        var c = document.createElement("canvas"), H = AXIS_H + g.h;
+        c.width = PRINT_W * dpr; c.height = Math.round(H * dpr);
+        c.setAttribute("aria-hidden", "true");
+        var ctx = c.getContext("2d");
+        ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+        // the group's lanes, moved up under the axis
+        ctx.save();
+        ctx.translate(0, AXIS_H - g.top);
+        ctx.beginPath(); ctx.rect(0, g.top, PRINT_W, g.h); ctx.clip();
+        this.paintNames(ctx);
+        ctx.translate(PRINT_NAMES, 0);
+        ctx.beginPath(); ctx.rect(0, g.top, W, g.h); ctx.clip();
+        this.paint(ctx, v);
+        if (t1 < t0 + part) {  // after the end of the recording
+          ctx.fillStyle = "#f3f5f8";
+          ctx.fillRect((t1 - t0) * pps, AXIS_H, W, this.height - AXIS_H);
+        }
+        ctx.restore();
+        // the time axis on top of every strip
+        ctx.save();
+        ctx.beginPath(); ctx.rect(0, 0, PRINT_W, AXIS_H); ctx.clip();
+        this.paintNames(ctx);
+        ctx.translate(PRINT_NAMES, 0);
+        ctx.fillStyle = "#ffffff";
+        ctx.fillRect(0, 0, W, AXIS_H);
+        this.drawAxis(ctx, W, AXIS_H, v);
+        ctx.restore();
+        row.appendChild(cap); row.appendChild(c);
+        box.appendChild(row);
+      }
+    }
+    this.root.querySelector(".tl-body").insertAdjacentElement("afterend", box);
+    this.printEl = box;
+    this.root.className += " printable";
+  };
+  function fitText(ctx, text, avail) {  // text cut with an ellipsis to fit avail px
+    if (ctx.measureText(text).width <= avail) return text;
+    while (text.length > 1 && ctx.measureText(text + "…").width > avail) text = text.slice(0, -1);
+    return text + "…";
+  }
+  Timeline.prototype.paintNames = function (ctx) {  // the names column of a print strip
+    var rows = this.rows, H = this.height;
+    ctx.fillStyle = "#fbfcfd";
+    ctx.fillRect(0, 0, PRINT_NAMES, H);
+    ctx.fillStyle = "#e1e5eb";
+    ctx.fillRect(PRINT_NAMES - 1, 0, 1, H);
+    ctx.fillRect(0, AXIS_H - 1, PRINT_NAMES, 1);
+    ctx.textBaseline = "middle";
+    this.stream.lanes.forEach(function (lane, li) {
+      ctx.fillStyle = "#e1e5eb";
+      ctx.fillRect(0, lane.top + lane.height - 1, PRINT_NAMES, 1);
+      var own = rows.filter(function (r) { return r.lane === li; });
+      var y = own.length ? own[0].y + ROW_H / 2 : lane.top + lane.height / 2;
+      if (lane.channel) {  // the channel above the task, as beside the lanes on screen
+        ctx.font = "650 10px system-ui, sans-serif";
+        ctx.fillStyle = "#2f5dd0";
+        ctx.fillText(fitText(ctx, lane.channel, PRINT_NAMES - 38), 6, y - 6);
+        y += 6;
+      }
+      ctx.font = "600 12px system-ui, sans-serif";
+      ctx.fillStyle = "#1d2430";
+      ctx.fillText(fitText(ctx, lane.task === "" ? "(no task)" : lane.task, PRINT_NAMES - 38), 6, y);
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.fillStyle = "#5d6675";
+      own.forEach(function (r) {
+        var lv = levelNames[r.level] || "";
+        var short = lv === "utterance" ? "utt" : lv === "segment" ? "seg" : lv.slice(0, 4);
+        ctx.fillText(short, PRINT_NAMES - 30, r.y + ROW_H / 2);
+      });
+    });
+  };
+
   // -- audio --------------------------------------------------------------------------------
   Timeline.prototype.bindAudio = function () {
     var self = this, audio = this.audio, button = this.root.querySelector(".play");
@@ -747,8 +874,13 @@ JS = r"""
     ev.preventDefault();
     if (tl.audio.paused) play(tl.audio); else tl.audio.pause();
   });
-  // print: every timeline shows the whole recording
-  function fitAll() { timelines.forEach(function (t) { t.fit(); }); }
+  // print: every timeline shows the whole recording (fitted on screen, in strips on paper)
+  function fitAll() {
+    timelines.forEach(function (t) {
+      t.fit();
+      try { t.buildPrint(); } catch (e) { reportError((e && e.stack) || String(e)); }
+    });
+  }
   window.addEventListener("beforeprint", fitAll);
   if (window.matchMedia) {
     var mq = window.matchMedia("print");

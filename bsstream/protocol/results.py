@@ -45,6 +45,9 @@ def parse_number(text: object) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
+    """One label of a result and its scores, as the wire gives them (text); :attr:`value` parses
+    the posterior."""
+
     label: str
     posterior: str | None = None
     logit: str | None = None

@@ -16,8 +16,8 @@ from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.summary import Summary
 
-METHOD_ANALYZE = "StreamAudio"
-METHOD_DEEPFAKE = "DeepfakeDetection"
+METHOD_ANALYZE = "StreamAudio"  # bsstream.engine.options.Method.ANALYZE's value
+METHOD_DEEPFAKE = "DeepfakeDetection"  # ... Method.DEEPFAKE's
 METHOD_SCAN = "scan"  # both, merged (bsstream scan)
 
 

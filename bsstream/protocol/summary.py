@@ -23,6 +23,8 @@ DEEPFAKE_TASK = "deepfake"
 
 @dataclass(frozen=True, slots=True)
 class TaskSummary:
+    """One task over a whole stream: its dominant final label, weighted by window duration."""
+
     task: str
     level: str | None  # the level whose results were used (None: results carried no level)
     label: str  # the dominant final label
@@ -50,6 +52,8 @@ class TaskSummary:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """What a stream's results add up to: one :class:`TaskSummary` per task (and channel)."""
+
     tasks: tuple[TaskSummary, ...] = ()
 
     @property
@@ -72,6 +76,7 @@ class Summary:
         return any(t.channel is not None for t in self.tasks)
 
     def get(self, task: str, channel: int | None = None) -> TaskSummary | None:
+        """The summary of ``task`` (of one input channel, with split), None when it has none."""
         for t in self.tasks:
             if t.task == task and t.channel == channel:
                 return t

@@ -228,7 +228,7 @@ class Layout:
     @property
     def fixed_widths(self) -> list[int]:
         before = [w for w in (self.source_width, self.channel_width) if w]
-        return before + [self.time_width, LEVEL_WIDTH]
+        return [*before, self.time_width, LEVEL_WIDTH]
 
     @property
     def total_width(self) -> int:
@@ -286,9 +286,7 @@ def plan_layout(
     while True:
         for decks, posteriors, gap in attempts:
             slots, widths = _deal(lanes, decks, posteriors)
-            layout = Layout(
-                tw, source_width, gap, posteriors, tuple(slots), tuple(widths), tuple(hidden), cw
-            )
+            layout = Layout(tw, source_width, gap, posteriors, tuple(slots), tuple(widths), tuple(hidden), cw)
             if width is None or layout.total_width <= width:
                 return _widen_headers(layout, width)
         if not lanes:
@@ -381,7 +379,8 @@ def build_table(
     if layout.source_width:
         column(_header(["source"], layout.source_width, decks, ""), layout.source_width)
     if layout.channel_width:
-        column(_header([_channel_header(layout.channel_width)], layout.channel_width, decks, ""), layout.channel_width)
+        cw = layout.channel_width
+        column(_header([_channel_header(cw)], cw, decks, ""), cw)
     column(_header(["time"], layout.time_width, decks, ""), layout.time_width)
     column(_header(["lvl"], LEVEL_WIDTH, decks, ""), LEVEL_WIDTH)
     for slot, w in zip(layout.slots, layout.slot_widths, strict=True):
@@ -394,19 +393,7 @@ def build_table(
         hidden_rows = max(len(rows) - keep, 0)
         rows = rows[hidden_rows:]
     for row in rows:
-        utterance = row.level == "utterance"
-        cells: list[Text] = []
-        if layout.source_width:
-            cells.append(Text(fit(display_text(row.source), layout.source_width)))
-        if layout.channel_width:
-            cells.append(Text(fit(display_text(row.channel), layout.channel_width), style="bold"))
-        cells.append(Text(fit(_row_window(row), layout.time_width), style="bold" if utterance else ""))
-        cells.append(Text(fit(level_text(row.level), LEVEL_WIDTH), style="bold" if utterance else "dim"))
-        for slot, w in zip(layout.slots, layout.slot_widths, strict=True):
-            cells.append(
-                _stack([cell_text(row.cells.get(t), posterior=layout.posteriors, width=w) for t in slot])
-            )
-        table.add_row(*cells)
+        table.add_row(*_row_cells(row, layout))
     notes = []
     if hidden_rows:
         noun = "row" if hidden_rows == 1 else "rows"
@@ -417,6 +404,22 @@ def build_table(
         table.caption = Text("\n".join(notes), style="dim", no_wrap=True, overflow="ellipsis")
         table.caption_justify = "left"
     return table
+
+
+def _row_cells(row: Row, layout: Layout) -> list[Text]:
+    """One window's cells: [source,] [channel,] time, level, then the task slots."""
+    utterance = row.level == "utterance"
+    cells: list[Text] = []
+    if layout.source_width:
+        cells.append(Text(fit(display_text(row.source), layout.source_width)))
+    if layout.channel_width:
+        cells.append(Text(fit(display_text(row.channel), layout.channel_width), style="bold"))
+    cells.append(Text(fit(_row_window(row), layout.time_width), style="bold" if utterance else ""))
+    cells.append(Text(fit(level_text(row.level), LEVEL_WIDTH), style="bold" if utterance else "dim"))
+    for slot, w in zip(layout.slots, layout.slot_widths, strict=True):
+        texts = [cell_text(row.cells.get(t), posterior=layout.posteriors, width=w) for t in slot]
+        cells.append(_stack(texts))
+    return cells
 
 
 def table_height(layout: Layout, rows: int) -> int:
