@@ -645,8 +645,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
                 capture_seconds=run.capture_seconds,
             ) as source:
                 source.listen(lambda problem: input_warning(source.name, problem))
-                if audio is not None:
-                    source = audio.wrap(source, split=split)
+                source = _tap(source, inp, run, audio, out.live, split)
                 out_path = plan.out_paths.get(name)
                 if out_path is not None:
                     try:
@@ -794,6 +793,29 @@ def _print_report(reports: list[Any], streams: Streams, *, on_stdout: bool) -> N
         for line in plain_report_lines(reports):
             target.write(line + "\n")
         target.flush()
+
+
+def _tap(source: Any, inp: Any, run: RunConfig, audio: Any, live: Any, split: bool) -> Any:
+    """The decoded ``source``, watched as its PCM flows (one tap for every watcher, see
+    :mod:`bsstream.audio.tap`): by the HTML report's audio store, and, for a live capture (a
+    device, or stdin with --realtime) shown in the live view, by the status line's level meter."""
+    from bsstream.audio.device import is_device
+
+    observers: list[Any] = []
+    if audio is not None:
+        observers.append(audio.capture(source, split=split))
+    watch = getattr(live, "watch_level", None)
+    if watch is not None and (is_device(inp.spec) or (inp.is_stdin and run.realtime)):
+        from bsstream.audio.level import LevelMeter
+
+        meter = LevelMeter(wav_stream=split)
+        watch(source.name, meter.reading)
+        observers.append(meter)
+    if not observers:
+        return source
+    from bsstream.audio.tap import TappedSource
+
+    return TappedSource(source, observers)
 
 
 def _run_tee(source: Any, sessions: list[Any], sink: Sink) -> list[ExitStatus]:

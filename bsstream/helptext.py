@@ -87,6 +87,7 @@ COMMANDS: dict[str, CommandHelp] = {
             ("bsstream analyze calls/ --jobs 4 --output-dir out/ --skip-done", ""),
             ("bsstream analyze call.wav --fail-on 'emotion=angry>=0.6@utterance'", ""),
             ("bsstream analyze call.wav --channels split --channel-names agent,customer", "stereo call"),
+            ("bsstream analyze call.wav --channels split --fail-on 'ch1:emotion=angry>=0.8'", "per channel"),
             ("bsstream analyze --raw mulaw:8000 call.ulaw", "headerless telephony audio"),
             ("bsstream analyze 'https://bucket.example/call.wav?X-Amz-Signature=...'", "a URL"),
             ("bsstream analyze --mic --duration 30", "the default microphone"),

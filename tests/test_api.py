@@ -200,7 +200,9 @@ def test_closing_the_async_iterator_early_cancels_the_call() -> None:
         assert ended.wait(5), "the server never saw the call end"
 
 
-def test_aio_reconnects_and_resumes_through_a_cut_link(testdata: Path) -> None:
+def test_aio_reconnects_and_resumes_through_a_cut_link(
+    testdata: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with bsstream.Emulator() as emulator:
         connection = bsstream.Connection.emulator(emulator.address)
         options = bsstream.Options(level="segment", backoff_base=0.01)
@@ -215,6 +217,8 @@ def test_aio_reconnects_and_resumes_through_a_cut_link(testdata: Path) -> None:
             resumed = asyncio.run(run(proxy.address))
         assert proxy.faults_fired
     assert connection.insecure
+    reconnects = [r.getMessage() for r in caplog.records if r.name == "bsstream"]
+    assert len(reconnects) == 1 and "reconnecting in" in reconnects[0]  # logged, not printed
 
     def windows(messages: list[ResultMessage]) -> list[tuple[str, str]]:
         return sorted((r.task, r.start_time) for m in messages for r in m.results)

@@ -163,6 +163,39 @@ def test_csv_has_channel_columns_only_with_split(testdata, tmp_path) -> None:
     assert mix_csv.read_text(encoding="utf-8").splitlines()[0].startswith("source,level,start,")
 
 
+# -- HTML ----------------------------------------------------------------------------------------
+
+
+def test_html_summary_has_a_channel_column_and_a_verdict_per_channel(testdata, tmp_path) -> None:
+    import re
+
+    report = tmp_path / "call.html"
+    r = bsstream(
+        "scan", "--local", "-q", "--channels", "split", *NAMES, "--no-embed-audio",
+        "--output", str(report), str(testdata / TWO),
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    page = report.read_text(encoding="utf-8")
+    banners = re.findall(r'<div class="v-title">([^<]*)</div><div class="v-label">([^<]*)</div>', page)
+    assert [title for title, _ in banners] == ["Deepfake verdict · agent", "Deepfake verdict · customer"]
+    assert all(label in ("bonafide", "spoofed") for _, label in banners)
+    tables = re.findall(r'<table class="summary">(.*?)</table>', page, re.S)
+    assert tables and all("<th>Channel</th><th>Task</th>" in t for t in tables)
+    rows = re.findall(
+        r'<tr><td data-th="Channel">([^<]*)</td><td data-th="Task">([^<]*)</td>'
+        r'<td data-th="Level">[^<]*</td><td data-th="Dominant"><span[^>]*></span>([^<]*)</td>',
+        "".join(tables),
+    )
+    gender = {channel: label for channel, task, label in rows if task == "gender"}
+    assert gender == {"agent": "male", "customer": "female"}  # each channel its own speaker, named
+    assert {channel for channel, _, _ in rows} == {"agent", "customer"}
+    mixed = tmp_path / "mixed.html"
+    r = bsstream("deepfake", "--local", "-q", "--no-embed-audio", "--output", str(mixed), str(testdata / TWO))
+    assert r.code == 0, r.err
+    page = mixed.read_text(encoding="utf-8")
+    assert "<th>Channel</th>" not in page and page.count('<div class="v-title">Deepfake verdict</div>') == 1
+
+
 # -- --fail-on CHANNEL: ----------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 The run decodes every input to PCM (s16le, 16 kHz, mono; with ``--channels split`` a WAV
 stream with the channels interleaved) and streams it. When an ``.html`` output is asked for,
-:meth:`AudioStore.wrap` puts a :class:`CapturedSource` around the decoded source: every block
-that flows to the sessions also goes, as it flows, to
+:meth:`AudioStore.capture` gives a :class:`CapturedAudio` that the run feeds every block that
+flows to the sessions (it taps the decoded source once, for the live view's level meter too:
+:mod:`bsstream.audio.tap`; :meth:`AudioStore.wrap` is the same on its own), as it flows, to
 
 - a loudness summary: the RMS of every 50 ms (2 hours: 144,000 floats), reduced to at most
   :data:`WAVE_POINTS` values for the report's overview strip (:meth:`CapturedAudio.waveform`);
@@ -285,15 +286,20 @@ class AudioStore:
         self._audio: dict[str, CapturedAudio] = {}
         self._lock = threading.Lock()
 
-    def wrap(self, source: Any, *, split: bool = False) -> Any:
-        """``source`` with its blocks captured: a :class:`CapturedSource` that stands in for it."""
+    def capture(self, source: Any, *, split: bool = False) -> CapturedAudio:
+        """A new :class:`CapturedAudio` for ``source``, to be fed its blocks (the run taps the
+        source once for every watcher: :class:`bsstream.audio.tap.TappedSource`)."""
         audio = CapturedAudio(source.name, self.embed, source.duration, split)
         with self._lock:
             old = self._audio.get(source.name)
             if old is not None:
                 old.close()
             self._audio[source.name] = audio
-        return CapturedSource(source, audio)
+        return audio
+
+    def wrap(self, source: Any, *, split: bool = False) -> Any:
+        """``source`` with its blocks captured: a :class:`CapturedSource` that stands in for it."""
+        return CapturedSource(source, self.capture(source, split=split))
 
     def get(self, name: str) -> CapturedAudio | None:
         with self._lock:

@@ -3,8 +3,9 @@ JS, no fonts/CDN; the audio, when embedded, as a ``data:`` URI).
 
 Layout: a header (sources, total audio duration, methods), then one section per input with
 its title, duration and method, the deepfake verdict as a coloured banner when the stream had
-a ``deepfake`` task, any error, the player, a legend per task, the timeline and the summary
-table (one card per task on a narrow screen).
+a ``deepfake`` task (with ``--channels split`` one banner per channel, named), any error, the
+player, a legend per task, the timeline and the summary table (one card per task on a narrow
+screen; with split a Channel column, one row per task and channel).
 
 Audio (:mod:`bsstream.export.audio`): the run's PCM, captured as it streamed, gives a loudness
 overview strip (``wave``: up to 1,600 values 0..100) and, unless too long or turned off, an
@@ -231,9 +232,11 @@ def _verdict_html(verdict: TaskSummary | None) -> str:
     detail.append(f"{verdict.results} result{'s' if verdict.results != 1 else ''}")
     if verdict.level:
         detail.append(f"{verdict.level} level")
+    channel = verdict.channel_label  # --channels split: one banner per channel, each named
+    title = "Deepfake verdict" if channel is None else f"Deepfake verdict · {channel}"
     return (
         f'<div class="verdict {verdict_class(verdict.label)}" role="status">'
-        f'<div><div class="v-title">Deepfake verdict</div>'
+        f'<div><div class="v-title">{_esc(title)}</div>'
         f'<div class="v-label">{_esc(verdict.label)}</div></div>'
         f'<div class="v-detail">{_esc(" · ".join(detail))}</div></div>'
     )
@@ -264,13 +267,16 @@ def _summary_html(record: StreamRecord) -> str:
     tasks = record.summary.tasks
     if not tasks:
         return '<h3>Summary</h3><p class="empty">No results.</p>'
+    split = record.summary.split  # --channels split: a Channel column, one row per task and channel
     rows = []
     for t in tasks:
         color = label_color(t.label)
         conf = f"{t.confidence:.2f}" if t.confidence is not None else "—"
         covered = fmt_duration(t.seconds) if t.seconds > 0 else "—"
+        channel = f'<td data-th="Channel">{_esc(t.channel_label or "—")}</td>' if split else ""
         rows.append(  # data-th: the column's name, shown beside each value on a narrow screen
-            f'<tr><td data-th="Task">{_esc(t.task)}</td><td data-th="Level">{_esc(t.level or "—")}</td>'
+            f"<tr>{channel}"
+            f'<td data-th="Task">{_esc(t.task)}</td><td data-th="Level">{_esc(t.level or "—")}</td>'
             f'<td data-th="Dominant">{_swatch(color)}'
             f"{_esc(t.label)}</td>"
             f'<td class="num" data-th="Share">{t.share * 100:.0f}%</td>'
@@ -280,7 +286,7 @@ def _summary_html(record: StreamRecord) -> str:
         )
     return (
         '<h3>Summary</h3><div class="table-wrap"><table class="summary">'
-        "<thead><tr><th>Task</th><th>Level</th>"
+        f"<thead><tr>{'<th>Channel</th>' if split else ''}<th>Task</th><th>Level</th>"
         '<th>Dominant label</th><th class="num">Share</th><th class="num">Confidence</th>'
         '<th class="num">Covered</th><th class="num">Results</th></tr></thead><tbody>'
         + "".join(rows)
@@ -384,7 +390,8 @@ def _section_html(i: int, record: StreamRecord, data: dict[str, Any], audio: _Au
     return (
         f'<section class="stream" id="stream-{i}"><h2>{_esc(record.source or "(unnamed input)")}</h2>'
         f'<div class="meta">{"".join(meta)}</div>'
-        f"{_verdict_html(record.summary.verdict)}{problem}{_timeline_html(i, record, data, audio)}"
+        f"{''.join(_verdict_html(v) for v in record.summary.verdicts)}{problem}"
+        f"{_timeline_html(i, record, data, audio)}"
         f"{_summary_html(record)}</section>"
     )
 

@@ -107,6 +107,8 @@ class LiveSink:
         self._started = clock()
         self._sent: float | None = None
         self._behind: float | None = None
+        self._source = ""
+        self._meters: dict[str, Callable[[], Any]] = {}  # source -> its level now (live captures)
 
     # -- the Sink protocol -------------------------------------------------------------------
 
@@ -120,6 +122,7 @@ class LiveSink:
                 bool(info.config.get("feature_embedding")) if self.embeddings is None else self.embeddings
             )
             self._duration = info.duration
+            self._source = info.source
             self._started = self.clock()
             self._sent = 0.0 if self.audio_progress else None
             self._behind = None
@@ -149,6 +152,13 @@ class LiveSink:
             if self._sent is not None and seconds > self._sent:
                 self._sent = seconds
 
+    def watch_level(self, source: str, reading: Callable[[], Any]) -> None:
+        """Show ``source``'s input level in the status line while it streams: ``reading()``
+        gives the newest level (an object with ``rms`` and ``peak`` in dBFS, or None), asked at
+        each refresh (a :class:`bsstream.audio.level.LevelMeter`'s ``reading``)."""
+        with self._lock:
+            self._meters[source] = reading
+
     def print_above(self, line: str) -> bool:
         """Print a message line above the live view (a stderr message while stdout and stderr
         are the same terminal: written straight to the terminal it would tear the frame).
@@ -161,7 +171,11 @@ class LiveSink:
 
     def status(self) -> LiveStatus:
         """The status line's figures now (call with the lock held)."""
+        meter = self._meters.get(self._source)
+        level = meter() if meter is not None else None
         return LiveStatus(
+            level=None if level is None else level.rms,
+            peak=None if level is None else level.peak,
             sent=self._sent,
             duration=self._duration,
             results=self._timeline.results,
@@ -177,6 +191,7 @@ class LiveSink:
         had_rows = self._finish_live()
         with self._lock:
             seen, self._seen = self._seen, SummaryBuilder()
+            self._meters.pop(info.source, None)
         if had_rows:
             self.console.line()
         else:

@@ -13,7 +13,8 @@ While a stream runs, one frame, never taller than the terminal, top to bottom::
     N earlier rows hidden; all print when the stream ends
 
 The status line shows from the first chunk (audio sent, results received, time elapsed, and
-with ``--realtime`` how far the newest result is behind the audio being sent); the "now" lines
+with ``--realtime`` how far the newest result is behind the audio being sent; for a live capture
+its input level first, ``level ▮▮▮▮▯▯▯▯ -23 dBFS``, see :func:`level_meter`); the "now" lines
 show each task's newest label and posterior (its newest segment result; utterance results show
 in the table); the window table below is the tail of :func:`bsstream.render.table.build_table`
 that fits, so the newest results are always on screen. When the stream ends the frame becomes
@@ -43,12 +44,15 @@ from bsstream.render.table import (
     shown_tasks,
 )
 
-__all__ = ["LiveStatus", "build_live_view", "format_clock", "now_lines", "status_text"]
+__all__ = ["LiveStatus", "build_live_view", "format_clock", "level_meter", "now_lines", "status_text"]
 
 TILE_GAP = 3  # spaces between two tiles of the "now" lines
 NAME_CAP = 16  # a task name in the "now" lines is cut with "…" past this
 MIN_TAIL_ROWS = 2  # below this the "now" lines give way to the table
 SPARE_LINES = 1  # the line the cursor sits on below the frame
+METER_CELLS = 8  # the level meter's bar: one cell per 7.5 dB from -60 dBFS to 0
+METER_FLOOR = -60.0  # dBFS at the bar's empty end
+CLIP_DBFS = -0.5  # a peak this close to full scale: "clip" after the meter
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class LiveStatus:
     elapsed: float = 0.0  # wall seconds since the stream began
     behind: float | None = None  # --realtime: how far the newest result is behind the audio sent
     realtime: bool = False
+    level: float | None = None  # a live capture: RMS of the newest ~0.2 s, dBFS (None: no meter)
+    peak: float | None = None  # ... and its peak, dBFS
 
 
 def format_clock(seconds: float) -> str:
@@ -69,6 +75,22 @@ def format_clock(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def level_meter(rms: float, peak: float | None = None, *, words: int = 2) -> str:
+    """The input level as a bar of :data:`METER_CELLS` cells (-60 dBFS empty, 0 dBFS full) and
+    the RMS in dBFS, ``clip`` after it when the peak reaches full scale. ``words``: 2 gives
+    ``level ▮▮▮▮▯▯▯▯ -23 dBFS``, 1 ``▮▮▮▮▯▯▯▯ -23 dBFS``, 0 ``▮▮▮▮▯▯▯▯ -23``."""
+    db = rms if math.isfinite(rms) else METER_FLOOR
+    filled = round((min(max(db, METER_FLOOR), 0.0) - METER_FLOOR) / -METER_FLOOR * METER_CELLS)
+    text = "▮" * filled + "▯" * (METER_CELLS - filled) + f" {round(max(db, -99.0)):3d}"
+    if words >= 1:
+        text += " dBFS"
+    if words >= 2:
+        text = "level " + text
+    if peak is not None and peak >= CLIP_DBFS:
+        text += " clip"
+    return text
 
 
 def _results(n: int, short: bool) -> str:
@@ -104,6 +126,12 @@ def status_text(status: LiveStatus, width: int) -> Text:
     tiny = [_results(status.results, True) if p == results else p for p in tiny]
     if behind is not None:
         tiny[-1] = f"lag {behind:.1f} s"
+    if status.level is not None:  # a live capture: its meter next, before what it has sent
+        meter = [level_meter(status.level, status.peak, words=w) for w in (2, 1, 0)]
+        full.insert(1, meter[0])
+        compact.insert(1, meter[0])
+        terse.insert(1 if state != "streaming" else 0, meter[1])
+        tiny.insert(1 if state != "streaming" else 0, meter[2])
     variants = [full, compact, terse, tiny]
     for parts in variants:
         line = " · ".join(parts)
