@@ -4,8 +4,12 @@
 emulator analyses what it receives and :mod:`bench.count_server` answers nothing; this peer reads
 every request of both RPCs (``StreamAudio`` and ``DeepfakeDetection``, on ``grpc.aio``: one event
 loop, no thread per call), checks the credentials of the first message, and answers with one
-small canned ``StreamResult`` (one result) per ``--result-every`` seconds of audio received, so
-the client has results to receive and parse without the server doing any analysis.
+small canned ``StreamResult`` per ``--result-every`` seconds of audio received, so the client has
+results to receive and parse without the server doing any analysis. Like the service, it answers
+the level the config asks for; with the level unset (the default: both levels), each message
+carries a segment result and every second one also an utterance result covering the last two
+segments (utterances of ``2 × --result-every`` seconds), so a client's replay buffer is released
+behind the utterances as it would be with real speech.
 
 For each audio message it notes the arrival on ``time.monotonic()`` (one clock for every process
 on the machine) and its *pacing lag*: how much later than its real-time schedule it arrived,
@@ -49,14 +53,20 @@ SERVER_OPTIONS = [
 class ScriptRecord(CallRecord):
     """A :class:`~bench.serverutil.CallRecord` plus the scripted answers and each chunk's lag."""
 
-    results_sent: int = 0
+    results_sent: int = 0  # results (InferenceResult), not messages
     code: str = "OK"
     lags: list[float] = field(default_factory=list)  # seconds, one per audio message after the first
 
 
-def canned(method: str, index: int, every: float, level: Any) -> api_pb2.InferenceResult:
-    """The ``index``-th result: ``every`` seconds long, a fixed label and posteriors."""
-    start, end = index * every, (index + 1) * every
+def results_for(seconds: float, every: float, both_levels: bool) -> int:
+    """How many results a call of ``seconds`` of audio gets (the runners' expectation)."""
+    segments = int(seconds / every + 1e-9)
+    return segments + (segments // 2 if both_levels else 0)
+
+
+def canned(method: str, index: int, every: float, level: Any, span: int = 1) -> api_pb2.InferenceResult:
+    """The result ending at ``(index + 1) * every`` s and ``span`` windows long; fixed labels."""
+    start, end = (index + 1 - span) * every, (index + 1) * every
     labels: tuple[tuple[str, str], ...]
     if method == "DeepfakeDetection":
         task, labels = "deepfake", (("bonafide", "0.9731"), ("spoofed", "0.0269"))
@@ -90,9 +100,10 @@ class ScriptServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
     ) -> AsyncIterator[api_pb2.StreamResult]:
         record = ScriptRecord(method=method, started=time.monotonic())
         pid = next(self._pids)
-        level = api_pb2.segment
+        level: Any = None  # the config's level; None: both
         next_result = 0
         bytes_per_result = 0
+        messages = 0
         cid = 0
         try:
             async for msg in requests:
@@ -126,13 +137,15 @@ class ScriptServicer(api_pb2_grpc.BehavioralStreamingApiServicer):
                 record.audio_bytes += size
                 record.chunks += 1
                 while record.audio_bytes >= (next_result + 1) * bytes_per_result:
-                    yield api_pb2.StreamResult(
-                        cid=cid,
-                        pid=pid,
-                        message_id=record.results_sent,
-                        result=[canned(method, next_result, self._every, level)],
-                    )
-                    record.results_sent += 1
+                    if level is not None:
+                        results = [canned(method, next_result, self._every, level)]
+                    else:
+                        results = [canned(method, next_result, self._every, api_pb2.segment)]
+                        if next_result % 2 == 1:
+                            results.append(canned(method, next_result, self._every, api_pb2.utterance, 2))
+                    yield api_pb2.StreamResult(cid=cid, pid=pid, message_id=messages, result=results)
+                    messages += 1
+                    record.results_sent += len(results)
                     next_result += 1
         except asyncio.CancelledError:
             record.code = "CANCELLED"

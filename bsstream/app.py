@@ -7,20 +7,24 @@ Knows no option parsing (cli.py does that) and writes only to the streams it is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
 
+from bsstream.engine.options import Options
+from bsstream.protocol.jsontypes import JsonObject
+from bsstream.protocol.methods import Method
 from bsstream.protocol.stream import FanOut, Locked, NullSink, Sink, StreamInfo, StreamOutcome
-from bsstream.redact import safe_line
-from bsstream.settings import DEFAULT_RETRY_FOR, Credentials, Endpoint
+from bsstream.redact import safe_line, write_message
+from bsstream.settings import Credentials, Endpoint
 from bsstream.status import (
     SIGNALLED,
     BsError,
@@ -32,37 +36,49 @@ from bsstream.status import (
     most_severe,
 )
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bsstream.audio.raw import RawFormat
+    from bsstream.audio.tap import PcmObserver
+    from bsstream.batch.inputs import Input
+    from bsstream.batch.progress import BatchProgress
+    from bsstream.batch.report import InputReport
+    from bsstream.batch.wiring import ReportCollector
+    from bsstream.export.audio import AudioStore
+    from bsstream.export.guard import GuardedOutput
+    from bsstream.render.live import LiveSink
+    from bsstream.session import Interrupts, PcmSourceLike, Session, StreamOptions
+    from bsstream.transport import Transport
+
+T = TypeVar("T")
+
 EMULATOR_NOTE = "note: results from the local emulator, not Behavioral Signals models"
 
 
 @dataclass(slots=True)
 class RunConfig:
-    """Everything a run needs, already validated."""
+    """Everything a run needs, already validated. Each field is the Click parameter of the same
+    name (``bsstream.cli`` fills it by name: one definition per option); ``stream`` holds the
+    options the engine is told (``--chunk-ms``, ``--level``, ``--realtime``, ``--logits``,
+    ``--embeddings``, ``--timeout``, ``--retry-for``, ``--retries``)."""
 
     method: str
     inputs: list[str]
     credentials: Credentials
     endpoint: Endpoint
+    stream: Options = field(default_factory=Options)
     insecure: bool = False
     ca_cert: Path | None = None
     local: bool = False
-    chunk_ms: int = 250
-    level: str = "all"
-    realtime: bool = False
     json: bool = False
-    logits: bool = False
-    embeddings: bool = False
-    timeout: float = 60.0
-    retries: int | None = None  # cap on reconnects per stream; None: only retry_for limits
-    retry_for: float = DEFAULT_RETRY_FOR
-    backoff_base: float = 0.5
     stats: bool = False
-    outputs: list[str] = field(default_factory=list)
+    outputs: Sequence[str] = ()
     jobs: int = 1
     output_dir: Path | None = None
     skip_done: bool = False
     shard: str | None = None
-    fail_on: list[str] = field(default_factory=list)
+    fail_on: Sequence[str] = ()
     quiet: bool = False
     progress: bool | None = None  # --progress / --no-progress; None: bsstream.streamkind's rule
     debug: bool = False  # a worker's unexpected exception also prints its traceback
@@ -71,7 +87,7 @@ class RunConfig:
     raw_channels: int | None = None  # --raw-channels (with --raw)
     channels: str = "mix"  # --channels mix|split
     channel_names: str | None = None  # --channel-names agent,customer
-    capture_seconds: float | None = None  # --duration: stop a capture (mic:) after this long
+    duration: float | None = None  # --duration: stop a capture (mic:) after this long
     subtitle_level: str | None = None  # --subtitle-level utterance|segment (.srt/.vtt)
     subtitle_tasks: str | None = None  # --subtitle-tasks TASK[,TASK...]|all (.srt/.vtt)
     embed_audio: bool | None = None  # --embed-audio / --no-embed-audio; None: up to 30 min
@@ -95,11 +111,13 @@ class Streams:
 
 class Messages:
     """One-line messages to stderr (secrets masked, control characters escaped: see
-    :func:`~bsstream.redact.safe_line`), each flushed, whole lines even from several threads."""
+    :func:`~bsstream.redact.write_message`, the one writer), each flushed, whole lines even from
+    several threads. ``printer``, fixed for the whole run: a display that owns the terminal
+    (the progress display's console, the live view) prints the lines instead, above itself."""
 
-    def __init__(self, stderr: IO[str]) -> None:
+    def __init__(self, stderr: IO[str], printer: Callable[[str], None] | None = None) -> None:
         self.stderr = stderr
-        self.console: Any = None  # while a progress display owns stderr, print through it
+        self.printer = printer
         self.muted = False  # stdout was closed by its reader (| head): end quietly
         self._said: set[str] = set()
         self._lock = threading.Lock()
@@ -107,21 +125,16 @@ class Messages:
     def say(self, line: str) -> None:
         if self.muted:
             return
-        text = safe_line(line)
         with self._lock:
-            if self.console is not None:
-                self.console.print(text, markup=False, highlight=False, soft_wrap=True)
-                return
-            self.stderr.write(text + "\n")
-            self.stderr.flush()
+            if self.printer is not None:
+                self.printer(safe_line(line))
+            else:
+                write_message(self.stderr, line)
 
     def raw(self, text: str) -> None:
         """Several lines as they are (a --debug traceback); secrets still masked."""
-        from bsstream.redact import redact
-
         with self._lock:
-            self.stderr.write(redact(text.rstrip("\n")) + "\n")
-            self.stderr.flush()
+            write_message(self.stderr, text, raw=True)
 
     def once(self, line: str) -> None:
         if line not in self._said:
@@ -132,19 +145,25 @@ class Messages:
         self.say(f"error: {err.line()}")
 
 
-class AboveLive:
+def console_printer(console: Console) -> Callable[[str], None]:
+    """Message lines through a Rich console (a progress display redraws below them)."""
+
+    def print_line(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    return print_line
+
+
+def above_live(live: LiveSink, stderr: IO[str]) -> Callable[[str], None]:
     """Where :class:`Messages` print while the live view shows on stdout and stderr is the same
     terminal: above the frame (a line written straight to the terminal would tear it); on
     stderr as usual whenever no frame is showing."""
 
-    def __init__(self, live: Any, stderr: IO[str]) -> None:
-        self.live = live
-        self.stderr = stderr
+    def print_line(text: str) -> None:
+        if not live.print_above(text):
+            write_message(stderr, text)
 
-    def print(self, text: str, **_: Any) -> None:
-        if not self.live.print_above(text):
-            self.stderr.write(text + "\n")
-            self.stderr.flush()
+    return print_line
 
 
 @contextlib.contextmanager
@@ -167,6 +186,57 @@ def handle_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def terminal_sink(run: RunConfig, streams: Streams, *, show_source: bool = False) -> Sink:
+    """The terminal output: JSON lines, the live table (stdout a terminal) or plain lines."""
+    if run.json:
+        from bsstream.render.jsonl import JsonlSink
+
+        return JsonlSink(streams.stdout)
+    if streams.stdout_is_tty:
+        return live_sink(run, streams, show_source=show_source)
+    from bsstream.render.plain import PlainSink
+
+    return PlainSink(streams.stdout, show_source=show_source)
+
+
+def live_sink(run: RunConfig, streams: Streams, *, show_source: bool = False) -> LiveSink:
+    """The live table on the terminal that is stdout (NO_COLOR honoured)."""
+    from rich.console import Console
+
+    from bsstream.render.live import LiveSink
+
+    environ = streams.environ if streams.environ is not None else os.environ
+    console = Console(file=streams.stdout, no_color=environ.get("NO_COLOR", "") != "")
+    return LiveSink(
+        console,
+        show_source=show_source,
+        audio_progress=True,  # the session reports the audio sent (see _session)
+        realtime=run.stream.realtime,
+        embeddings=run.stream.embeddings,
+    )
+
+
+def export_sinks(
+    run: RunConfig,
+    *,
+    show_source: bool = False,
+    on_output_error: Callable[[OutputError], None] | None = None,
+) -> list[Sink]:
+    """The --output files. ``on_output_error``: a file that cannot be written (disk full, ...)
+    is dropped and reported through it instead of raising (see :mod:`bsstream.export.guard`)."""
+    if not run.outputs:
+        return []
+    from bsstream.export import open_exports
+    from bsstream.export.guard import GuardedOutput
+    from bsstream.export.subtitles import subtitle_options
+
+    subtitles = subtitle_options(run.subtitle_level, run.subtitle_tasks, several=show_source)
+    exports = open_exports(list(run.outputs), subtitles)
+    if on_output_error is None:
+        return exports
+    return [GuardedOutput(e, p, on_output_error) for e, p in zip(exports, run.outputs, strict=True)]
+
+
 def build_sinks(
     run: RunConfig,
     streams: Streams,
@@ -178,49 +248,9 @@ def build_sinks(
     """The terminal output (JSON lines, live table or plain lines) plus any --output files.
 
     ``terminal=False``: nothing on stdout while streaming (the per-file status table of --jobs).
-    ``on_output_error``: an --output file that cannot be written (disk full, ...) is dropped
-    and reported through it instead of raising (see :mod:`bsstream.export.guard`).
     """
-    sinks: list[Sink] = []
-    if not terminal:
-        pass
-    elif run.json:
-        from bsstream.render.jsonl import JsonlSink
-
-        sinks.append(JsonlSink(streams.stdout))
-    elif streams.stdout_is_tty:
-        from rich.console import Console
-
-        from bsstream.render.live import LiveSink
-
-        environ = streams.environ if streams.environ is not None else os.environ
-        console = Console(file=streams.stdout, no_color=environ.get("NO_COLOR", "") != "")
-        sinks.append(
-            LiveSink(
-                console,
-                show_source=show_source,
-                audio_progress=True,  # the session reports the audio sent (see run_streams)
-                realtime=run.realtime,
-                embeddings=run.embeddings,
-            )
-        )
-    else:
-        from bsstream.render.plain import PlainSink
-
-        sinks.append(PlainSink(streams.stdout, show_source=show_source))
-    if run.outputs:
-        from bsstream.export import open_exports
-        from bsstream.export.guard import GuardedOutput
-        from bsstream.export.subtitles import subtitle_options
-
-        subtitles = subtitle_options(run.subtitle_level, run.subtitle_tasks, several=show_source)
-        exports = open_exports(run.outputs, subtitles)
-        if on_output_error is not None:
-            exports = [
-                GuardedOutput(e, p, on_output_error) for e, p in zip(exports, run.outputs, strict=True)
-            ]
-        sinks.extend(exports)
-    return sinks
+    sinks = [terminal_sink(run, streams, show_source=show_source)] if terminal else []
+    return sinks + export_sinks(run, show_source=show_source, on_output_error=on_output_error)
 
 
 class ErrorReporter(NullSink):
@@ -239,20 +269,22 @@ class ErrorReporter(NullSink):
         if outcome.stats is not None and self.stats_to_stderr:
             self.say_stats(info.source, outcome.stats, info.method)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         # --channels split: each channel's call reports its --stats as an event with its channel
         stats = event.get("stats")
         if isinstance(stats, dict) and "channel" in event and self.stats_to_stderr:
-            label = event.get("channel_name") or f"ch{event['channel']}"
+            label = str(event.get("channel_name") or f"ch{event['channel']}")
             self.say_stats(str(event.get("source", "")), stats, str(event.get("method", "")), label)
 
-    def say_stats(self, source: str, s: dict[str, Any], method: str, channel: str | None = None) -> None:
+    def say_stats(
+        self, source: str, s: Mapping[str, object], method: str, channel: str | None = None
+    ) -> None:
         """``stats call.wav [agent] (StreamAudio): audio 2.35 s, ...`` on stderr."""
         rtf = s["real_time_factor"]
         p50, p95 = s["latency_p50"], s["latency_p95"]
         where = (f" [{channel}]" if channel else "") + (f" ({method})" if self.scan else "")
 
-        def secs(value: float | None) -> str:
+        def secs(value: object) -> str:
             return "-" if value is None else f"{value:.3f} s"
 
         self.messages.say(
@@ -280,13 +312,13 @@ def _wait_all(threads: list[threading.Thread]) -> None:
 class Plan:
     """The inputs of a run after expansion, sharding and --skip-done."""
 
-    inputs: list[Any]  # bsstream.batch.inputs.Input
-    skipped: list[Any]
+    inputs: list[Input]
+    skipped: list[Input]
     out_paths: dict[str, Path]  # source name -> output file (with --output-dir)
     failed: list[tuple[str, BsError]]  # specs that could not be expanded
 
 
-def source_name(inp: Any) -> str:
+def source_name(inp: Input) -> str:
     """The name a PcmSource gives an input: the spec as given, "stdin" for "-", a URL without
     its query string or credentials, a capture device as ``mic:BACKEND:NAME``."""
     from bsstream.audio.device import is_device, parse_device
@@ -301,49 +333,81 @@ def source_name(inp: Any) -> str:
     return str(inp.spec)
 
 
-def input_options(run: RunConfig) -> tuple[Any, bool, list[str]]:
-    """--raw, --channels, --channel-names and --fail-on's channels checked (UsageError, exit 2,
-    before anything runs):
-    (the RawFormat or None, whether channels are split, the channel names)."""
-    from bsstream.audio.channels import parse_channel_names
-    from bsstream.audio.device import check_duration, is_device
-    from bsstream.audio.raw import parse_raw
+@dataclass(frozen=True, slots=True)
+class InputOptions:
+    """--raw, --channels and --channel-names, checked."""
 
-    if run.raw is None and (run.sample_rate is not None or run.raw_channels is not None):
-        raise UsageError("--sample-rate and --raw-channels describe headerless input: give --raw FORMAT too")
-    raw = parse_raw(run.raw, sample_rate=run.sample_rate, channels=run.raw_channels) if run.raw else None
-    if raw is not None and any(is_device(spec) for spec in run.inputs):
-        raise UsageError("--raw describes headerless files or stdin, not a capture device (mic:)")
+    raw: RawFormat | None = None
+    split: bool = False
+    channel_names: list[str] = field(default_factory=list)
+
+
+def input_options(run: RunConfig) -> InputOptions:
+    """--raw, --channels, --channel-names, --duration and --fail-on's channels checked
+    (UsageError, exit 2, before anything runs)."""
+    from bsstream.audio.channels import parse_channel_names
+    from bsstream.audio.device import check_duration
+    from bsstream.batch.failon import check_channels, parse_fail_ons
+
+    raw = _raw_format(run)
     if run.channels not in ("mix", "split"):
         raise UsageError(f"--channels {run.channels!r}: choose mix or split")
     names = parse_channel_names(run.channel_names)
     if names and run.channels != "split":
         raise UsageError("--channel-names names the channels of --channels split: add --channels split")
-    check_duration(run.capture_seconds)
-    from bsstream.batch.failon import check_channels, parse_fail_ons
-
+    check_duration(run.duration)
     check_channels(parse_fail_ons(run.fail_on), split=run.channels == "split", names=names)
-    return raw, run.channels == "split", names
+    return InputOptions(raw, run.channels == "split", names)
+
+
+def _raw_format(run: RunConfig) -> RawFormat | None:
+    """--raw FORMAT[:RATE[:CHANNELS]] with --sample-rate and --raw-channels; None without."""
+    from bsstream.audio.device import is_device
+    from bsstream.audio.raw import parse_raw
+
+    if run.raw is None and (run.sample_rate is not None or run.raw_channels is not None):
+        raise UsageError("--sample-rate and --raw-channels describe headerless input: give --raw FORMAT too")
+    if not run.raw:
+        return None
+    raw = parse_raw(run.raw, sample_rate=run.sample_rate, channels=run.raw_channels)
+    if any(is_device(spec) for spec in run.inputs):
+        raise UsageError("--raw describes headerless files or stdin, not a capture device (mic:)")
+    return raw
 
 
 def plan_inputs(run: RunConfig) -> Plan:
-    from bsstream.batch.inputs import expand_inputs, parse_shard, shard
-    from bsstream.batch.outdir import is_done, output_path
+    """The inputs expanded (each once), sharded, and with --output-dir their files and the
+    ones --skip-done skips."""
+    from bsstream.batch.inputs import parse_shard, shard
 
     if run.inputs.count("-") > 1:
         raise UsageError("stdin ('-') can be given only once")
     if run.skip_done and run.output_dir is None:
         raise UsageError("--skip-done needs --output-dir (it skips inputs whose output file is complete)")
     shard_spec = parse_shard(run.shard) if run.shard else None
-    inputs: list[Any] = []
+    inputs, failed = _expand(run.inputs)
+    if shard_spec is not None:
+        inputs = shard(inputs, *shard_spec)
+    plan = Plan(inputs, [], {}, failed)
+    if run.output_dir is not None:
+        _plan_output_dir(plan, run.output_dir, skip_done=run.skip_done)
+    return plan
+
+
+def _expand(specs: list[str]) -> tuple[list[Input], list[tuple[str, BsError]]]:
+    """Every input the specs name, each file once; the specs that could not be expanded (a
+    usage error is raised)."""
+    from bsstream.batch.inputs import expand_inputs
+
+    inputs: list[Input] = []
     failed: list[tuple[str, BsError]] = []
     seen: set[str] = set()
-    for spec in run.inputs:
+    for spec in specs:
         try:
             expanded = expand_inputs([spec])
+        except UsageError:
+            raise
         except BsError as err:
-            if isinstance(err, UsageError):
-                raise
             failed.append((spec, err))
             continue
         for inp in expanded:
@@ -351,22 +415,24 @@ def plan_inputs(run: RunConfig) -> Plan:
             if key not in seen:
                 seen.add(key)
                 inputs.append(inp)
-    if shard_spec is not None:
-        inputs = shard(inputs, *shard_spec)
-    out_paths: dict[str, Path] = {}
-    skipped: list[Any] = []
-    if run.output_dir is not None:
-        taken: set[str] = set()
-        todo = []
-        for inp in inputs:
-            path = output_path(run.output_dir, inp, taken)
-            out_paths[source_name(inp)] = path
-            if run.skip_done and is_done(path):
-                skipped.append(inp)
-            else:
-                todo.append(inp)
-        inputs = todo
-    return Plan(inputs, skipped, out_paths, failed)
+    return inputs, failed
+
+
+def _plan_output_dir(plan: Plan, output_dir: Path, *, skip_done: bool) -> None:
+    """Each input's file under --output-dir; with --skip-done, inputs whose file is complete
+    move from ``plan.inputs`` to ``plan.skipped``."""
+    from bsstream.batch.outdir import is_done, output_path
+
+    taken: set[str] = set()
+    todo = []
+    for inp in plan.inputs:
+        path = output_path(output_dir, inp, taken)
+        plan.out_paths[source_name(inp)] = path
+        if skip_done and is_done(path):
+            plan.skipped.append(inp)
+        else:
+            todo.append(inp)
+    plan.inputs = todo
 
 
 @dataclass(slots=True)
@@ -374,15 +440,14 @@ class Outputs:
     """Where a run's results go, and the batch pieces that watch them."""
 
     sink: Sink  # what the sessions write to
-    collector: Any  # ReportCollector: each input's outcome, for the end-of-run table
-    fail_on: Any = None  # FailOnSink when --fail-on is given
-    progress: Any = None  # BatchProgress when one is shown
-    live: Any = None  # the LiveSink when the live view is on stdout (told the audio sent)
-    progress_console: Any = None
+    collector: ReportCollector  # each input's outcome, for the end-of-run table
+    progress: BatchProgress | None = None  # when one is shown
+    live: LiveSink | None = None  # the live view on stdout (told the audio sent)
     status_table: bool = False  # --jobs > 1 on a terminal: the per-file status display on stdout
     output_errors: dict[str, OutputError] = field(default_factory=dict)  # input -> its --output-dir file's
     run_errors: list[OutputError] = field(default_factory=list)  # --output files that could not be written
-    exports: list[Any] = field(default_factory=list)  # the --output files' GuardedOutput sinks
+    exports: list[GuardedOutput] = field(default_factory=list)  # the --output files
+    matched: set[str] = field(default_factory=set)  # inputs with a --fail-on match
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_output_error(self, source: str) -> OutputError | None:
@@ -390,70 +455,131 @@ class Outputs:
         with self.lock:
             return self.output_errors.pop(source, None)
 
+    def run_output_failed(self, err: OutputError) -> None:
+        with self.lock:
+            self.run_errors.append(err)
 
-def build_outputs(run: RunConfig, streams: Streams, plan: Plan, messages: Messages, scan: bool) -> Outputs:
-    """The terminal output and files, --fail-on, --output-dir, progress and the report, as one
-    sink (thread-safe; merged per input for scan), plus the error and --stats lines."""
-    from bsstream.batch.failon import FailOnSink, format_match, parse_fail_ons
-    from bsstream.batch.outdir import OutputDirSink
-    from bsstream.batch.wiring import BySource, ProgressSink, ReportCollector
-    from bsstream.scan import ScanMerge
+    def input_output_failed(self, source: str, err: OutputError) -> None:
+        with self.lock:
+            self.output_errors[source] = err
 
-    rules = parse_fail_ons(run.fail_on)
+    def match_found(self, source: str) -> None:
+        with self.lock:
+            self.matched.add(source)
+
+
+def open_outputs(run: RunConfig, streams: Streams, plan: Plan) -> tuple[Outputs, Messages]:
+    """The run's displays and the message writer printing through them (chosen once, for the
+    whole run), then every sink of the run."""
+    from bsstream.batch.wiring import ReportCollector
+
     status_table = run.jobs > 1 and streams.stdout_is_tty and not run.json
-    many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
     out = Outputs(sink=NullSink(), collector=ReportCollector(), status_table=status_table)
+    terminal = _open_terminal(run, streams, plan, out)
+    messages = Messages(streams.stderr, _open_progress(run, streams, plan, out))
+    out.sink = _fan_out(run, plan, out, messages, terminal, scan=len(_methods(run)) > 1)
+    return out, messages
 
-    def run_output_failed(err: OutputError) -> None:
-        messages.error(err)
-        with out.lock:
-            out.run_errors.append(err)
 
-    parts: list[Sink] = build_sinks(
-        run, streams, terminal=not status_table, show_source=many, on_output_error=run_output_failed
-    )
-    from bsstream.export.guard import GuardedOutput
+def _open_terminal(run: RunConfig, streams: Streams, plan: Plan, out: Outputs) -> Sink | None:
+    """What stdout shows while streaming: nothing under --jobs' status display, else the live
+    view on a terminal (``out.live``), JSON lines or plain lines."""
+    many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
+    if out.status_table:
+        return None
+    if streams.stdout_is_tty and not run.json:
+        out.live = live_sink(run, streams, show_source=many)
+        return out.live
+    return terminal_sink(run, streams, show_source=many)
 
-    out.exports = [p for p in parts if isinstance(p, GuardedOutput)]
-    out.live = next((p for p in parts if callable(getattr(p, "set_sent", None))), None)
-    if rules:
-        out.fail_on = FailOnSink(rules, on_match=lambda m: messages.say(format_match(m)))
-        parts.append(out.fail_on)  # before the output files: their markers carry the match
-    if run.output_dir is not None:
-        from bsstream.export.guard import GuardedOutput
 
-        paths, fail_on = plan.out_paths, out.fail_on
-
-        def input_output_failed(err: OutputError, source: str) -> None:
-            messages.error(err)
-            with out.lock:
-                out.output_errors[source] = err
-
-        def output_file(src: str) -> Sink | None:
-            if src not in paths:
-                return None
-            return GuardedOutput(
-                OutputDirSink(paths[src], fail_on=fail_on),
-                paths[src],
-                lambda err: input_output_failed(err, src),
-                source=src,
-            )
-
-        parts.append(BySource(output_file))
-    parts.append(out.collector)
-    if plan.inputs and (status_table or _progress_on_stderr(run, streams)):
+def _open_progress(
+    run: RunConfig, streams: Streams, plan: Plan, out: Outputs
+) -> Callable[[str], None] | None:
+    """The batch progress display (``out.progress``) when one is shown; where messages print
+    meanwhile: through its console on stderr, above the live view, or (None) straight to stderr."""
+    if plan.inputs and (out.status_table or _progress_on_stderr(run, streams)):
         from rich.console import Console
 
         from bsstream.batch.progress import BatchProgress
 
-        out.progress_console = Console(file=streams.stdout if status_table else streams.stderr)
-        out.progress = BatchProgress(out.progress_console, len(plan.inputs))
+        console = Console(file=streams.stdout if out.status_table else streams.stderr)
+        out.progress = BatchProgress(console, len(plan.inputs))
+        return None if out.status_table else console_printer(console)
+    if out.live is not None and streams.stderr_is_tty:
+        return above_live(out.live, streams.stderr)  # notes must not tear the frame
+    return None
+
+
+def _fan_out(
+    run: RunConfig, plan: Plan, out: Outputs, messages: Messages, terminal: Sink | None, *, scan: bool
+) -> Sink:
+    """Every sink of the run as one (thread-safe; merged per input for scan): the terminal
+    output and files, --fail-on's lines, --output-dir, the report and progress; then the error
+    and --stats lines."""
+    from bsstream.batch.wiring import ProgressSink
+    from bsstream.export.guard import GuardedOutput
+    from bsstream.scan import ScanMerge
+
+    def run_output_failed(err: OutputError) -> None:
+        messages.error(err)
+        out.run_output_failed(err)
+
+    many = len(plan.inputs) + len(plan.skipped) + len(plan.failed) > 1
+    exports = export_sinks(run, show_source=many, on_output_error=run_output_failed)
+    out.exports = [e for e in exports if isinstance(e, GuardedOutput)]
+    parts: list[Sink] = [*([terminal] if terminal is not None else []), *exports]
+    parts += _fail_on_sinks(run, out, messages)
+    parts += _output_dir_sinks(run, plan, out, messages)
+    parts.append(out.collector)
+    if out.progress is not None:
         parts.append(ProgressSink(out.progress))
     outputs: Sink = Locked(FanOut(parts))
     if scan:
         outputs = ScanMerge(outputs, 2)
-    out.sink = FanOut([outputs, ErrorReporter(messages, stats_to_stderr=not run.json, scan=scan)])
-    return out
+    return FanOut([outputs, ErrorReporter(messages, stats_to_stderr=not run.json, scan=scan)])
+
+
+def _fail_on_sinks(run: RunConfig, out: Outputs, messages: Messages) -> list[Sink]:
+    """--fail-on: each match said on stderr as it arrives and noted for the run's exit status
+    (applied after the results, :func:`_verdicts`); no other sink reads it."""
+    from bsstream.batch.failon import FailOnSink, Match, format_match, parse_fail_ons
+
+    rules = parse_fail_ons(run.fail_on)
+    if not rules:
+        return []
+
+    def on_match(match: Match) -> None:
+        messages.say(format_match(match))
+        out.match_found(match.source)
+
+    return [FailOnSink(rules, on_match=on_match)]
+
+
+def _output_dir_sinks(run: RunConfig, plan: Plan, out: Outputs, messages: Messages) -> list[Sink]:
+    """--output-dir: one JSON-lines file per input (its marker applies --fail-on itself)."""
+    if run.output_dir is None:
+        return []
+    from bsstream.batch.failon import parse_fail_ons
+    from bsstream.batch.outdir import OutputDirSink
+    from bsstream.batch.wiring import BySource
+    from bsstream.export.guard import GuardedOutput
+
+    paths, rules = plan.out_paths, parse_fail_ons(run.fail_on)
+
+    def failed(source: str) -> Callable[[OutputError], None]:
+        def report(err: OutputError) -> None:
+            messages.error(err)
+            out.input_output_failed(source, err)
+
+        return report
+
+    def output_file(src: str) -> Sink | None:
+        if src not in paths:
+            return None
+        return GuardedOutput(OutputDirSink(paths[src], rules=rules), paths[src], failed(src), source=src)
+
+    return [BySource(output_file)]
 
 
 def _progress_on_stderr(run: RunConfig, streams: Streams) -> bool:
@@ -474,9 +600,7 @@ def _read_ca_cert(path: Path | None) -> bytes | None:
     return None if path is None else load_ca_cert(path)
 
 
-def _run_jobs(
-    items: list[Any], jobs: int, process: Callable[[Any], None], stopped: Callable[[], bool]
-) -> None:
+def _run_jobs(items: list[T], jobs: int, process: Callable[[T], None], stopped: Callable[[], bool]) -> None:
     """``process`` every item, ``jobs`` at a time, in order of start; stop starting new ones
     once ``stopped()`` (an interrupt, stdout closed). The main thread only waits (and so keeps
     handling signals).
@@ -540,219 +664,293 @@ def _remove_stale_temporaries(run: RunConfig, messages: Messages) -> None:
         messages.say(f"removed {len(removed)} temporary file(s) left by a killed run in {where}")
 
 
+@dataclass(slots=True)
+class RunState:
+    """One run as its steps share it: the config and environment, what was planned and opened,
+    and what the streams leave behind (each input's exit statuses, what could not be streamed,
+    a closed stdout)."""
+
+    run: RunConfig
+    streams: Streams
+    inputs: InputOptions
+    plan: Plan
+    methods: list[str]
+    out: Outputs
+    messages: Messages
+    interrupts: Interrupts
+    audio: AudioStore | None = None  # the HTML report's audio, from the PCM sent
+    transport: Transport | None = None
+    options: dict[str, StreamOptions] = field(default_factory=dict)  # per method
+    codes: dict[str, list[ExitStatus]] = field(default_factory=dict)  # input -> its streams' statuses
+    unstreamed: list[str] = field(default_factory=list)  # why inputs are not (all) in the --output files
+    closed: list[BaseException] = field(default_factory=list)  # stdout's reader went away (| head)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, name: str, statuses: list[ExitStatus]) -> None:
+        with self.lock:
+            self.codes[name] = statuses
+
+    def stopped(self) -> bool:
+        """No new input starts: an interrupt, or nobody reads stdout any more."""
+        return self.interrupts.interrupted or bool(self.closed)
+
+
 def run_streams(run: RunConfig, streams: Streams) -> int:
     """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
-    from bsstream.audio.decode import check_stdin
-    from bsstream.audio.piped import open_source
-    from bsstream.batch.failon import apply_matches
-    from bsstream.batch.inputs import check_input
-    from bsstream.batch.outdir import prepare_output
-    from bsstream.export.guard import output_error
-    from bsstream.protocol.messages import build_config
-    from bsstream.render import OutputClosed
-    from bsstream.session import Interrupts, Session, StreamOptions
-    from bsstream.transport import Transport
+    state = prepare_run(run, streams)
+    with contextlib.ExitStack() as stack:
+        _connect(state, stack)
+        _stream_inputs(state, stack)
+    return _finish(state, _verdicts(state))
 
-    messages = Messages(streams.stderr)
-    raw, split, channel_names = input_options(run)
+
+def prepare_run(run: RunConfig, streams: Streams) -> RunState:
+    """Everything checked and opened before the first stream: the options, the inputs, the
+    outputs and displays, the report's audio store."""
+    from bsstream.audio.decode import check_stdin
+    from bsstream.session import Interrupts
+
+    inputs = input_options(run)
     plan = plan_inputs(run)
     if any(inp.is_stdin for inp in plan.inputs):
         check_stdin(streams.stdin)  # a terminal: a usage error before anything streams
+    out, messages = open_outputs(run, streams, plan)
+    state = RunState(run, streams, inputs, plan, _methods(run), out, messages, Interrupts())
     _remove_stale_temporaries(run, messages)
     if run.insecure and not run.endpoint.is_loopback and not run.local:
         messages.say(f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}")
-    ca_cert = _read_ca_cert(run.ca_cert)
-    methods = _methods(run)
-    out = build_outputs(run, streams, plan, messages, scan=len(methods) > 1)
-    audio = None  # the HTML report's audio, from the PCM sent
     if out.exports:  # only then: bsstream.export.audio loads numpy (~60 ms, 11 MiB at start-up)
         from bsstream.export.audio import attach_audio
 
-        audio = attach_audio(out.exports, run.embed_audio)
-    interrupts = Interrupts()
-    codes: dict[str, list[ExitStatus]] = {}
-    codes_lock = threading.Lock()
-    unstreamed: list[str] = []  # inputs whose results are not (all) in the --output files, and why
+        state.audio = attach_audio(out.exports, run.embed_audio)
     for spec, err in plan.failed:
         messages.error(err)
-        codes[spec] = [err.exit_status]
+        state.codes[spec] = [err.exit_status]
+    return state
 
-    with contextlib.ExitStack() as stack:
-        endpoint, insecure = run.endpoint, run.insecure
-        if run.local:
-            from bsstream.emulator.server import Emulator
 
-            # the user's own in-process server: no idle limit (a live input may pause for long)
-            emulator = stack.enter_context(Emulator(idle_timeout=None))
-            endpoint, insecure = Endpoint("127.0.0.1", emulator.port), True
-            # its note comes with the first answer of a call (on_emulated), not before
-        transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
-        options = {
-            method: StreamOptions(
-                method=method,
-                credentials=run.credentials,
-                config=build_config(run.level, logits=run.logits, embeddings=run.embeddings),
-                chunk_ms=run.chunk_ms,
-                realtime=run.realtime,
-                timeout=run.timeout,
-                retries=run.retries,
-                retry_for=run.retry_for,
-                backoff_base=run.backoff_base,
-                stats=run.stats,
-                insecure=insecure,
-                emulated=run.local,
-                tag_method=len(methods) > 1,
-            )
-            for method in methods
-        }
-        progress = out.progress
-        # the audio sent, for the batch progress display and the live view's status line
-        reporters = [r for r in (progress, out.live) if r is not None]
+def _connect(state: RunState, stack: contextlib.ExitStack) -> None:
+    """The connection (the in-process emulator with --local) and each method's stream options."""
+    from bsstream.session import StreamOptions
+    from bsstream.transport import Transport
 
-        def report_sent(name: str, seconds: float) -> None:
-            for reporter in reporters:
-                reporter.set_sent(name, seconds)
+    run = state.run
+    ca_cert = _read_ca_cert(run.ca_cert)
+    endpoint, insecure = run.endpoint, run.insecure
+    if run.local:
+        from bsstream.emulator.server import Emulator
 
-        on_progress = report_sent if reporters else None
+        # the user's own in-process server: no idle limit (a live input may pause for long)
+        emulator = stack.enter_context(Emulator(idle_timeout=None))
+        endpoint, insecure = Endpoint("127.0.0.1", emulator.port), True
+        # its note comes with the first answer of a call (on_emulated), not before
+    state.transport = stack.enter_context(Transport(endpoint, insecure=insecure, ca_cert=ca_cert))
+    state.options = {
+        method: StreamOptions.build(
+            Method(method),
+            run.stream,
+            run.credentials,
+            insecure=insecure,
+            emulated=run.local,
+            tag_method=len(state.methods) > 1,
+            stats=run.stats,
+        )
+        for method in state.methods
+    }
 
-        def session(method: str) -> Session:
-            return Session(
-                transport,
-                options[method],
-                interrupts=interrupts,
-                notify=messages.say,
-                on_emulated=lambda: messages.once(EMULATOR_NOTE),
-                on_progress=on_progress,
-            )
 
-        closed: list[BaseException] = []  # stdout's reader went away (| head): the run ends
+def _stream_inputs(state: RunState, stack: contextlib.ExitStack) -> None:
+    """Every input, ``--jobs`` at a time, until done, interrupted or stdout closed; the outputs
+    closed after (an --output file lacking something as NAME.partial.EXT)."""
+    stack.callback(state.interrupts.close)
+    if state.audio is not None:
+        stack.callback(state.audio.close)  # after the reports are written (callbacks run last first)
+    stack.callback(state.out.sink.close)
+    stack.callback(_mark_partial_exports, state)  # before closing
+    if state.out.progress is not None:
+        stack.enter_context(state.out.progress)
+    with handle_signals(state.interrupts.signal):
+        _run_jobs(state.plan.inputs, state.run.jobs, functools.partial(_process, state), state.stopped)
+    if state.closed:
+        raise state.closed[0]  # main() ends quietly
 
-        def input_warning(name: str, problem: str) -> None:
-            """Streamable but odd input (README "Bad input"): a stderr line and a JSON event."""
-            messages.say(f"warning: {name}: {problem}")
-            out.sink.event({"event": "input_warning", "source": name, "message": problem})
 
-        def stream_one(inp: Any, name: str) -> list[ExitStatus]:
-            check_input(inp)
-            # --timeout and Ctrl-C/SIGTERM also bound the wait for a FIFO's or stdin's first byte
-            with open_source(
-                inp.spec,
-                stdin=streams.stdin,
-                wait=run.timeout,
-                cancel=interrupts.stop_sending,
-                raw=raw,
-                keep_channels=split,
-                capture_seconds=run.capture_seconds,
-            ) as source:
-                source.listen(lambda problem: input_warning(source.name, problem))
-                source = _tap(source, inp, run, audio, out.live, split)
-                out_path = plan.out_paths.get(name)
-                if out_path is not None:
-                    try:
-                        prepare_output(out_path)
-                    except OSError as exc:
-                        raise output_error(out_path, exc, source=name) from None
-                if split:
-                    from bsstream.audio.channels import channel_labels
-                    from bsstream.audio.channels import split as split_channels
-                    from bsstream.split import run_split
+def _process(state: RunState, inp: Input) -> None:
+    """One input, all its methods; records its exit statuses. Whatever goes wrong becomes this
+    input's fate (one line, one code); only a closed stdout ends the run."""
+    from bsstream.render import OutputClosed
 
-                    tee = split_channels(source, copies=len(methods))
-                    labels = channel_labels(tee.channels, channel_names)
-                    return run_split(tee, labels, methods, session, out.sink)
-                if len(methods) == 1:
-                    return [ExitStatus(session(methods[0]).run(source, out.sink).status)]
-                return _run_tee(source, [session(m) for m in methods], out.sink)
+    name = source_name(inp)
+    try:
+        got = _stream_one(state, inp, name)
+    except (OutputClosed, BrokenPipeError) as exc:
+        with state.lock:
+            state.closed.append(exc)
+        state.messages.muted = True
+        state.interrupts.abort()  # cancel the other streams: nobody reads their results
+        return
+    except Exception as exc:
+        got = [_input_failed(state, name, exc)]
+    failed_output = state.out.take_output_error(name)  # its line was said when it happened
+    if failed_output is not None:
+        got.append(failed_output.exit_status)
+    state.record(name, got)
 
-        def process(inp: Any) -> None:
-            """One input, all its methods; records its exit statuses. Whatever goes wrong
-            becomes this input's fate (one line, one code); only a closed stdout ends the run."""
-            name = source_name(inp)
-            try:
-                got = stream_one(inp, name)
-            except (OutputClosed, BrokenPipeError) as exc:
-                with codes_lock:
-                    closed.append(exc)
-                messages.muted = True
-                interrupts.abort()  # cancel the other streams: nobody reads their results
-                return
-            except Exception as exc:
-                err = exc if isinstance(exc, BsError) else _unexpected(name, exc)
-                if run.debug and not isinstance(exc, BsError):
-                    messages.raw("".join(traceback.format_exception(exc)))
-                if err.exit_status not in SIGNALLED:  # the run says "interrupted" once
-                    messages.error(err)
-                    with codes_lock:
-                        unstreamed.append(err.message)
-                got = [interrupts.status if err.exit_status in SIGNALLED else err.exit_status]
-                if progress is not None:
-                    progress.finish_file(name, err.exit_status)
-            failed_output = out.take_output_error(name)  # its line was said when it happened
-            if failed_output is not None:
-                got.append(failed_output.exit_status)
-            with codes_lock:
-                codes[name] = got
 
-        stack.callback(interrupts.close)
-        if audio is not None:
-            stack.callback(audio.close)  # after the reports are written (callbacks run last first)
-        stack.callback(out.sink.close)
-        # before closing: an --output file lacking something is written as NAME.partial.EXT
-        stack.callback(lambda: _mark_partial_exports(out, interrupts, plan, unstreamed))
-        if progress is not None:
-            stack.enter_context(progress)
-            if not out.status_table:
-                messages.console = out.progress_console
-            stack.callback(setattr, messages, "console", None)
-        elif out.live is not None and streams.stderr_is_tty:
-            messages.console = AboveLive(out.live, streams.stderr)  # notes must not tear the frame
-            stack.callback(setattr, messages, "console", None)
-        with handle_signals(interrupts.signal):
-            _run_jobs(plan.inputs, run.jobs, process, lambda: interrupts.interrupted or bool(closed))
-        if closed:
-            raise closed[0]  # main() ends quietly
+def _input_failed(state: RunState, name: str, exc: Exception) -> ExitStatus:
+    """An input that could not be streamed: its line (once for an interrupt: the run says it),
+    its status."""
+    err = exc if isinstance(exc, BsError) else _unexpected(name, exc)
+    if state.run.debug and not isinstance(exc, BsError):
+        state.messages.raw("".join(traceback.format_exception(exc)))
+    if err.exit_status not in SIGNALLED:
+        state.messages.error(err)
+        with state.lock:
+            state.unstreamed.append(err.message)
+    if state.out.progress is not None:
+        state.out.progress.finish_file(name, err.exit_status)
+    return state.interrupts.status if err.exit_status in SIGNALLED else err.exit_status
 
-    statuses: list[ExitStatus] = []
-    reports = []
-    completed_files = 0  # --output-dir files this run completed
-    for name in [spec for spec, _ in plan.failed] + [source_name(inp) for inp in plan.inputs]:
-        if name not in codes:  # the run was interrupted before its turn
-            reports.append(out.collector.report(name, interrupts.status, not_started=True))
-            continue
-        code = most_severe(codes[name])
-        if out.fail_on is not None:
-            code = ExitStatus(apply_matches(code, out.fail_on.matched_source(name)))
-        statuses.append(code)
-        reports.append(out.collector.report(name, code))
-        if name in plan.out_paths and code in (ExitStatus.SUCCESS, ExitStatus.FAIL_ON_MATCH):
-            completed_files += 1
-    statuses.extend(err.exit_status for err in out.run_errors)  # an --output file not written
-    reports.extend(
-        out.collector.report(source_name(i), ExitStatus.SUCCESS, skipped=True) for i in plan.skipped
+
+def _stream_one(state: RunState, inp: Input, name: str) -> list[ExitStatus]:
+    """Open, decode and stream one input to every method (each channel, with --channels split)."""
+    from bsstream.audio.piped import open_source
+    from bsstream.batch.inputs import check_input
+
+    check_input(inp)
+    # --timeout and Ctrl-C/SIGTERM also bound the wait for a FIFO's or stdin's first byte
+    with open_source(
+        inp.spec,
+        stdin=state.streams.stdin,
+        wait=state.run.stream.timeout,
+        cancel=state.interrupts.stop_sending,
+        raw=state.inputs.raw,
+        keep_channels=state.inputs.split,
+        capture_seconds=state.run.duration,
+    ) as opened:
+        opened.listen(lambda problem: _input_warning(state, opened.name, problem))
+        source = _tap(opened, inp, state.run, state.audio, state.out.live, state.inputs.split)
+        _prepare_output_file(state, name)
+        if state.inputs.split:
+            return _stream_channels(state, source)
+        if len(state.methods) == 1:
+            return [ExitStatus(_session(state, state.methods[0]).run(source, state.out.sink).status)]
+        return _run_tee(source, [_session(state, m) for m in state.methods], state.out.sink)
+
+
+def _input_warning(state: RunState, name: str, problem: str) -> None:
+    """Streamable but odd input (README "Bad input"): a stderr line and a JSON event."""
+    state.messages.say(f"warning: {name}: {problem}")
+    state.out.sink.event({"event": "input_warning", "source": name, "message": problem})
+
+
+def _prepare_output_file(state: RunState, name: str) -> None:
+    """The input's --output-dir file can be written (its directories made), or an OutputError."""
+    from bsstream.batch.outdir import prepare_output
+    from bsstream.export.guard import output_error
+
+    out_path = state.plan.out_paths.get(name)
+    if out_path is not None:
+        try:
+            prepare_output(out_path)
+        except OSError as exc:
+            raise output_error(out_path, exc, source=name) from None
+
+
+def _stream_channels(state: RunState, source: PcmSourceLike) -> list[ExitStatus]:
+    """--channels split: each channel its own call per method, from one decode."""
+    from bsstream.audio.channels import channel_labels
+    from bsstream.audio.channels import split as split_channels
+    from bsstream.split import run_split
+
+    tee = split_channels(source, copies=len(state.methods))
+    labels = channel_labels(tee.channels, state.inputs.channel_names)
+    return run_split(tee, labels, state.methods, functools.partial(_session, state), state.out.sink)
+
+
+def _session(state: RunState, method: str) -> Session:
+    """One stream's session: notes on stderr, the audio sent to the progress display and the
+    live view's status line."""
+    from bsstream.session import Session
+
+    assert state.transport is not None
+    messages = state.messages
+    reporters = [r for r in (state.out.progress, state.out.live) if r is not None]
+
+    def report_sent(name: str, seconds: float) -> None:
+        for reporter in reporters:
+            reporter.set_sent(name, seconds)
+
+    return Session(
+        state.transport,
+        state.options[method],
+        interrupts=state.interrupts,
+        notify=messages.say,
+        on_emulated=lambda: messages.once(EMULATOR_NOTE),
+        on_progress=report_sent if reporters else None,
     )
+
+
+def _verdicts(state: RunState) -> dict[str, ExitStatus]:
+    """Each input's exit status once its results are in: the most severe of its streams',
+    then --fail-on applied (a success whose results matched a rule becomes 10)."""
+    from bsstream.batch.failon import apply_matches
+
+    return {
+        name: ExitStatus(apply_matches(most_severe(codes), name in state.out.matched))
+        for name, codes in state.codes.items()
+    }
+
+
+def _finish(state: RunState, verdicts: dict[str, ExitStatus]) -> int:
+    """The end-of-run table, the skipped, interrupted and partial lines; the run's status."""
+    run, out, plan, messages = state.run, state.out, state.plan, state.messages
+    reports, completed_files = _reports(state, verdicts)
     if plan.skipped:
         messages.say(f"skipped {len(plan.skipped)} input(s) whose output in {run.output_dir} is complete")
     if len(reports) > 1 and not run.quiet:
-        _print_report(reports, streams, on_stdout=out.status_table)
-    if interrupts.interrupted:
+        _print_report(reports, state.streams, on_stdout=out.status_table)
+    if state.interrupts.interrupted:
         messages.say(_interrupted_line(run, out, completed_files))
-        return interrupts.status
+        return state.interrupts.status
     partial = _partial_exports_text(out)
     if partial:
         messages.say(f"partial: {partial}")
+    statuses = list(verdicts.values()) + [err.exit_status for err in out.run_errors]
     return most_severe(statuses)
 
 
-def _mark_partial_exports(out: Outputs, interrupts: Any, plan: Plan, unstreamed: list[str]) -> None:
+def _reports(state: RunState, verdicts: dict[str, ExitStatus]) -> tuple[list[InputReport], int]:
+    """Each input's line in the end-of-run table, in the order given; how many --output-dir
+    files this run completed."""
+    out, plan = state.out, state.plan
+    reports = []
+    completed_files = 0
+    for name in [spec for spec, _ in plan.failed] + [source_name(inp) for inp in plan.inputs]:
+        code = verdicts.get(name)
+        if code is None:  # the run was interrupted before its turn
+            reports.append(out.collector.report(name, state.interrupts.status, not_started=True))
+            continue
+        reports.append(out.collector.report(name, code))
+        if name in plan.out_paths and code in (ExitStatus.SUCCESS, ExitStatus.FAIL_ON_MATCH):
+            completed_files += 1
+    reports.extend(
+        out.collector.report(source_name(i), ExitStatus.SUCCESS, skipped=True) for i in plan.skipped
+    )
+    return reports, completed_files
+
+
+def _mark_partial_exports(state: RunState) -> None:
     """Tell each --output file what the run lacks (see :mod:`bsstream.export.partial`): an
     interrupt, inputs that could not be expanded or streamed. Inputs that streamed and failed
     the exports see themselves (their end status)."""
     from bsstream.export.partial import status_reason
 
+    interrupts = state.interrupts
     reasons = [status_reason(interrupts.status)] if interrupts.interrupted else []
-    reasons += [err.message for _, err in plan.failed]
-    reasons += unstreamed
-    for export in out.exports:
+    reasons += [err.message for _, err in state.plan.failed]
+    reasons += state.unstreamed
+    for export in state.out.exports:
         for reason in reasons:
             export.mark_partial(reason)
 
@@ -780,7 +978,7 @@ def _interrupted_line(run: RunConfig, out: Outputs, completed_files: int) -> str
     return "interrupted: " + "; ".join(parts) if parts else "interrupted"
 
 
-def _print_report(reports: list[Any], streams: Streams, *, on_stdout: bool) -> None:
+def _print_report(reports: list[InputReport], streams: Streams, *, on_stdout: bool) -> None:
     from bsstream.batch.report import build_report_table, plain_report_lines
 
     target = streams.stdout if on_stdout else streams.stderr
@@ -795,21 +993,27 @@ def _print_report(reports: list[Any], streams: Streams, *, on_stdout: bool) -> N
         target.flush()
 
 
-def _tap(source: Any, inp: Any, run: RunConfig, audio: Any, live: Any, split: bool) -> Any:
+def _tap(
+    source: PcmSourceLike,
+    inp: Input,
+    run: RunConfig,
+    audio: AudioStore | None,
+    live: LiveSink | None,
+    split: bool,
+) -> PcmSourceLike:
     """The decoded ``source``, watched as its PCM flows (one tap for every watcher, see
     :mod:`bsstream.audio.tap`): by the HTML report's audio store, and, for a live capture (a
     device, or stdin with --realtime) shown in the live view, by the status line's level meter."""
     from bsstream.audio.device import is_device
 
-    observers: list[Any] = []
+    observers: list[PcmObserver] = []
     if audio is not None:
         observers.append(audio.capture(source, split=split))
-    watch = getattr(live, "watch_level", None)
-    if watch is not None and (is_device(inp.spec) or (inp.is_stdin and run.realtime)):
+    if live is not None and (is_device(inp.spec) or (inp.is_stdin and run.stream.realtime)):
         from bsstream.audio.level import LevelMeter
 
         meter = LevelMeter(wav_stream=split)
-        watch(source.name, meter.reading)
+        live.watch_level(source.name, meter.reading)
         observers.append(meter)
     if not observers:
         return source
@@ -818,7 +1022,7 @@ def _tap(source: Any, inp: Any, run: RunConfig, audio: Any, live: Any, split: bo
     return TappedSource(source, observers)
 
 
-def _run_tee(source: Any, sessions: list[Any], sink: Sink) -> list[ExitStatus]:
+def _run_tee(source: PcmSourceLike, sessions: list[Session], sink: Sink) -> list[ExitStatus]:
     """Decode once, stream to every session concurrently; each session's exit status."""
     from bsstream.audio.tee import Tee
 

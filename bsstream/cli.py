@@ -4,26 +4,38 @@ so ``bsstream --help`` starts fast. ``main`` is the one place exceptions become 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from bsstream import __version__
+from bsstream.audio.format import DEFAULT_CHUNK_MS, MAX_CHUNK_MS, MIN_CHUNK_MS
 from bsstream.helptext import GroupedCommand, TopGroup, bare_usage
 from bsstream.options import SUBTITLE_OPTIONS
-from bsstream.redact import redact, register_secret, safe_line
-from bsstream.settings import DEFAULT_ENDPOINT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Credentials, Endpoint
+from bsstream.protocol.methods import SCAN, Method
+from bsstream.redact import register_secret, write_message
+from bsstream.settings import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_FOR,
+    DEFAULT_TIMEOUT,
+    Credentials,
+    Endpoint,
+)
 from bsstream.status import BsError, ExitStatus, UsageError
 
 if TYPE_CHECKING:
-    from bsstream.app import Streams
+    from bsstream.app import RunConfig, Streams
 
-F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+Command = Callable[..., int]  # a Click command's callback: Click passes its parameters by name
 
 # Each command's examples, option groups and exit codes: bsstream/helptext.py
 
@@ -61,11 +73,39 @@ CONNECTION_OPTIONS = [
 ]
 
 
-def connection_options(func: F) -> F:
-    """Credentials and endpoint: the options of every command that talks to the service."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConnectionArgs:
+    """The connection options as Click parsed them: each field is the parameter of the same
+    name in CONNECTION_OPTIONS (filled by name, see :func:`_take`)."""
+
+    cid: str | None = None
+    api_key: str | None = None
+    api_key_file: str | None = None
+    endpoint: str | None = None
+    insecure: bool = False
+    ca_cert: Path | None = None
+    local: bool = False
+
+
+def _take(cls: Callable[..., T], params: dict[str, object], **given: object) -> T:
+    """``cls`` (a dataclass) built from ``given`` and the Click parameters named like its fields,
+    which are taken out of ``params``: an option is defined once, by its Click declaration, and
+    carried by name into a typed field (a field without its option keeps its default)."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name in params]  # type: ignore[arg-type]
+    return cls(**given, **{name: params.pop(name) for name in names})
+
+
+def connection_options(func: Command) -> Command:
+    """Credentials and endpoint: the options of every command that talks to the service,
+    given to ``func`` as one :class:`ConnectionArgs` (keyword ``connection``)."""
+
+    @functools.wraps(func)
+    def command(**params: object) -> int:
+        return func(connection=_take(ConnectionArgs, params), **params)
+
     for option in reversed(CONNECTION_OPTIONS):
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
 def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
@@ -78,156 +118,162 @@ def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> 
         raise click.BadParameter(exc.message.split(": ", 1)[-1]) from None
 
 
-def stream_options(func: F) -> F:
-    """The options analyze and deepfake share (exact names from the product's issue)."""
-    options = [
-        click.argument("inputs", nargs=-1, required=False, metavar="INPUT..."),
-        click.option(
-            "--chunk-ms",
-            type=click.IntRange(100, 500),
-            default=250,
-            show_default=True,
-            help="Audio per message, in milliseconds (100-500).",
-        ),
-        click.option(
-            "--level",
-            type=click.Choice(["segment", "utterance", "all"]),
-            default="all",
-            show_default=True,
-            metavar="LEVEL",
-            help="Result level: segment, utterance or all ('all' leaves it unset: the service sends both).",
-        ),
-        click.option("--realtime", is_flag=True, help="Send at 1x audio speed, like a live call."),
-        click.option(
-            "--raw",
-            metavar="FORMAT[:RATE[:CH]]",
-            help="Headerless input: s16le, mulaw, alaw or f32le, e.g. mulaw:8000:1 "
-            "(mulaw/alaw: 8000 Hz by default).",
-        ),
-        click.option(
-            "--sample-rate",
-            type=click.IntRange(min=1),
-            metavar="HZ",
-            help="--raw's sample rate (or FORMAT:RATE).",
-        ),
-        click.option(
-            "--raw-channels",
-            type=click.IntRange(min=1),
-            metavar="N",
-            help="--raw's channel count (default 1).",
-        ),
-        click.option(
-            "--channels",
-            type=click.Choice(["mix", "split"]),
-            default="mix",
-            show_default=True,
-            help="mix: one mono stream; split: each channel streamed as its own call, results tagged.",
-        ),
-        click.option(
-            "--channel-names", metavar="A,B,...", help="Names for split channels, e.g. agent,customer."
-        ),
-        click.option(
-            "--mic",
-            "--device",
-            "mic",
-            is_flag=False,
-            flag_value="default",
-            default=None,
-            metavar="[DEVICE]",
-            help="Capture from a device (the default, or a name from 'bsstream devices'); "
-            "same as INPUT mic:DEVICE.",
-        ),
-        click.option(
-            "--duration",
-            type=click.FloatRange(min=0, min_open=True),
-            metavar="SECONDS",
-            help="Stop a capture (--mic) after this long (default: until Ctrl-C).",
-        ),
-        click.option(
-            "--json", "json_", is_flag=True, help="Newline-delimited JSON on stdout, one line per message."
-        ),
-        click.option("--logits", is_flag=True, help="Ask for logits beside posteriors."),
-        click.option("--embeddings", is_flag=True, help="Ask for feature embeddings."),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            default=DEFAULT_TIMEOUT,
-            show_default=True,
-            metavar="SECONDS",
-            help="Give up when the server neither sends nor accepts anything for this long.",
-        ),
-        click.option(
-            "--retry-for",
-            callback=_duration_option,
-            default="60s",
-            show_default=True,
-            metavar="DURATION",
-            help="After a connection failure, reconnect and resume for up to this long without "
-            "progress (90, 90s, 2m; 0: never).",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(min=0),
-            default=DEFAULT_RETRIES,
-            metavar="N",
-            help="Also stop after N reconnects per stream (0: never reconnect).",
-        ),
-        click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True),
-        click.option(
-            "--stats", is_flag=True, help="Print audio/wall seconds, real-time factor, latency p50/p95."
-        ),
-        click.option(
-            "--output",
-            "outputs",
-            multiple=True,
-            metavar="FILE",
-            help="Also write results to FILE (.jsonl .json .csv .srt .vtt .html); repeatable.",
-        ),
-        *SUBTITLE_OPTIONS,
-        click.option(
-            "--embed-audio/--no-embed-audio",
-            "embed_audio",
-            default=None,
-            help="The .html report embeds the audio (Opus 24 kb/s mono) with a player "
-            "[default: inputs up to 30 min].",
-        ),
-        click.option(
-            "--jobs",
-            type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
-            help="Stream this many inputs at once (over one connection).",
-        ),
-        click.option(
-            "--output-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="One JSON-lines file per input in DIR, written atomically, ending in a completion marker.",
-        ),
-        click.option(
-            "--skip-done", is_flag=True, help="With --output-dir: skip inputs whose output is complete."
-        ),
-        click.option(
-            "--shard", metavar="K/N", help="Process only the K-th of N stable shares of the inputs."
-        ),
-        click.option(
-            "--fail-on",
-            "fail_on",
-            multiple=True,
-            metavar="EXPR",
-            help="Exit 10 if a result matches [CHANNEL:]TASK=LABEL>=THRESHOLD[@LEVEL]; repeatable.",
-        ),
-        click.option(
-            "--progress/--no-progress",
-            default=None,
-            help="Progress display on stderr (a terminal). Default: on when stdout is a file or "
-            "/dev/null, off when it is a pipe or the terminal.",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress display and no end-of-run table."),
-        click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return connection_options(func)
+def stream_options(method: str) -> Callable[[Callable[[RunConfig], int]], Command]:
+    """The options analyze, deepfake and scan share (exact names from the product's issue),
+    given to the command as one typed :class:`~bsstream.app.RunConfig` for ``method``."""
+
+    def decorate(func: Callable[[RunConfig], int]) -> Command:
+        @functools.wraps(func)
+        def command(connection: ConnectionArgs, **params: object) -> int:
+            return func(_run_config(method, connection, params))
+
+        for option in reversed(STREAM_OPTIONS):
+            command = option(command)
+        return connection_options(command)
+
+    return decorate
+
+
+# each becomes the RunConfig field (or the engine Options field) of its parameter's name
+STREAM_OPTIONS = [
+    click.argument("inputs", nargs=-1, required=False, metavar="INPUT..."),
+    click.option(
+        "--chunk-ms",
+        type=click.IntRange(MIN_CHUNK_MS, MAX_CHUNK_MS),
+        default=DEFAULT_CHUNK_MS,
+        show_default=True,
+        help=f"Audio per message, in milliseconds ({MIN_CHUNK_MS}-{MAX_CHUNK_MS}).",
+    ),
+    click.option(
+        "--level",
+        type=click.Choice(["segment", "utterance", "all"]),
+        default="all",
+        show_default=True,
+        metavar="LEVEL",
+        help="Result level: segment, utterance or all ('all' leaves it unset: the service sends both).",
+    ),
+    click.option("--realtime", is_flag=True, help="Send at 1x audio speed, like a live call."),
+    click.option(
+        "--raw",
+        metavar="FORMAT[:RATE[:CH]]",
+        help="Headerless input: s16le, mulaw, alaw or f32le, e.g. mulaw:8000:1 "
+        "(mulaw/alaw: 8000 Hz by default).",
+    ),
+    click.option(
+        "--sample-rate",
+        type=click.IntRange(min=1),
+        metavar="HZ",
+        help="--raw's sample rate (or FORMAT:RATE).",
+    ),
+    click.option(
+        "--raw-channels",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="--raw's channel count (default 1).",
+    ),
+    click.option(
+        "--channels",
+        type=click.Choice(["mix", "split"]),
+        default="mix",
+        show_default=True,
+        help="mix: one mono stream; split: each channel streamed as its own call, results tagged.",
+    ),
+    click.option("--channel-names", metavar="A,B,...", help="Names for split channels, e.g. agent,customer."),
+    click.option(
+        "--mic",
+        "--device",
+        "mic",
+        is_flag=False,
+        flag_value="default",
+        default=None,
+        metavar="[DEVICE]",
+        help="Capture from a device (the default, or a name from 'bsstream devices'); "
+        "same as INPUT mic:DEVICE.",
+    ),
+    click.option(
+        "--duration",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Stop a capture (--mic) after this long (default: until Ctrl-C).",
+    ),
+    click.option("--json", is_flag=True, help="Newline-delimited JSON on stdout, one line per message."),
+    click.option("--logits", is_flag=True, help="Ask for logits beside posteriors."),
+    click.option("--embeddings", is_flag=True, help="Ask for feature embeddings."),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="Give up when the server neither sends nor accepts anything for this long.",
+    ),
+    click.option(
+        "--retry-for",
+        callback=_duration_option,
+        default=f"{DEFAULT_RETRY_FOR:g}s",
+        show_default=True,
+        metavar="DURATION",
+        help="After a connection failure, reconnect and resume for up to this long without "
+        "progress (90, 90s, 2m; 0: never).",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(min=0),
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help="Also stop after N reconnects per stream (0: never reconnect).",
+    ),
+    click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5, hidden=True),
+    click.option(
+        "--stats", is_flag=True, help="Print audio/wall seconds, real-time factor, latency p50/p95."
+    ),
+    click.option(
+        "--output",
+        "outputs",
+        multiple=True,
+        metavar="FILE",
+        help="Also write results to FILE (.jsonl .json .csv .srt .vtt .html); repeatable.",
+    ),
+    *SUBTITLE_OPTIONS,
+    click.option(
+        "--embed-audio/--no-embed-audio",
+        "embed_audio",
+        default=None,
+        help="The .html report embeds the audio (Opus 24 kb/s mono) with a player "
+        "[default: inputs up to 30 min].",
+    ),
+    click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Stream this many inputs at once (over one connection).",
+    ),
+    click.option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="One JSON-lines file per input in DIR, written atomically, ending in a completion marker.",
+    ),
+    click.option(
+        "--skip-done", is_flag=True, help="With --output-dir: skip inputs whose output is complete."
+    ),
+    click.option("--shard", metavar="K/N", help="Process only the K-th of N stable shares of the inputs."),
+    click.option(
+        "--fail-on",
+        "fail_on",
+        multiple=True,
+        metavar="EXPR",
+        help="Exit 10 if a result matches [CHANNEL:]TASK=LABEL>=THRESHOLD[@LEVEL]; repeatable.",
+    ),
+    click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress display on stderr (a terminal). Default: on when stdout is a file or "
+        "/dev/null, off when it is a pipe or the terminal.",
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress display and no end-of-run table."),
+    click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors."),
+]
 
 
 @click.group(
@@ -245,124 +291,115 @@ def cli(ctx: click.Context) -> None:
 
 
 def _connection_settings(
-    kw: dict[str, Any], *, inputs: tuple[str, ...] = ()
+    args: ConnectionArgs, *, inputs: tuple[str, ...] = ()
 ) -> tuple[Credentials | None, UsageError | None, Endpoint, bytes | None]:
     """Credentials (or why they are missing), endpoint and --ca-cert from the connection options,
     the environment and .env (precedence in bsstream/settings.py). Every key found is registered
     for redaction. With --local, credentials are optional and default to the emulator's."""
-    from bsstream.settings import (
-        load_ca_cert,
-        parse_cid,
-        parse_endpoint,
-        read_api_key_file,
-        resolve_credentials,
-        resolve_endpoint,
-    )
+    from bsstream.settings import load_ca_cert, parse_endpoint, resolve_endpoint
 
-    register_secret(kw.get("api_key"))
-    key_file = kw.get("api_key_file")
-    if key_file == "-" and "-" in inputs:
+    register_secret(args.api_key)
+    if args.api_key_file == "-" and "-" in inputs:
         raise UsageError(
             "--api-key-file - and the input - both want standard input: give the key another way"
         )
     # --local: the in-process emulator; BS_ENDPOINT (and .env) play no part
     environ = _streams().environ  # None: os.environ
-    if kw.get("local"):
+    if args.local:
         endpoint = parse_endpoint(DEFAULT_ENDPOINT)
     else:
-        endpoint = resolve_endpoint(kw.get("endpoint"), env=environ)
-    ca_cert = load_ca_cert(kw["ca_cert"]) if kw.get("ca_cert") is not None else None
+        endpoint = resolve_endpoint(args.endpoint, env=environ)
+    ca_cert = load_ca_cert(args.ca_cert) if args.ca_cert is not None else None
     credentials: Credentials | None = None
     problem: UsageError | None = None
-    if kw.get("local"):
-        cid = parse_cid(kw["cid"], "--cid") if kw.get("cid") else 1
-        key = kw.get("api_key") or "local-emulator"
-        if key_file:
-            key = read_api_key_file(key_file, sys.stdin)
-        credentials = Credentials(cid, key)
-    else:
-        try:
-            credentials = resolve_credentials(
-                kw.get("cid"), kw.get("api_key"), api_key_file=key_file, stdin=sys.stdin, env=environ
-            )
-        except UsageError as exc:
-            problem = exc
+    try:
+        credentials = _local_credentials(args) if args.local else _credentials(args, environ)
+    except UsageError as exc:
+        if args.local:
+            raise
+        problem = exc
     if credentials is not None:
         register_secret(credentials.api_key)
     return credentials, problem, endpoint, ca_cert
 
 
-def _run(method: str, inputs: tuple[str, ...], **kw: Any) -> int:
-    from bsstream.app import RunConfig, run_streams
+def _local_credentials(args: ConnectionArgs) -> Credentials:
+    """--local: the emulator's unless --cid, --api-key or --api-key-file say otherwise."""
+    from bsstream.settings import parse_cid, read_api_key_file
 
-    if kw["mic"] is not None:
-        inputs = (*inputs, "mic:" if kw["mic"] == "default" else f"mic:{kw['mic']}")
+    cid = parse_cid(args.cid, "--cid") if args.cid else 1
+    key = args.api_key or "local-emulator"
+    if args.api_key_file:
+        key = read_api_key_file(args.api_key_file, sys.stdin)
+    return Credentials(cid, key)
+
+
+def _credentials(args: ConnectionArgs, environ: Mapping[str, str] | None) -> Credentials:
+    from bsstream.settings import resolve_credentials
+
+    return resolve_credentials(
+        args.cid, args.api_key, api_key_file=args.api_key_file, stdin=sys.stdin, env=environ
+    )
+
+
+def _run(run: RunConfig) -> int:
+    from bsstream.app import run_streams
+
+    return run_streams(run, _streams())
+
+
+def _run_config(method: str, connection: ConnectionArgs, params: dict[str, object]) -> RunConfig:
+    """The run the stream options ask for: every parameter goes into the RunConfig field (or
+    the engine Options field in ``RunConfig.stream``) of its name; none may be left over."""
+    from bsstream.app import RunConfig
+    from bsstream.engine.options import Options
+
+    inputs = tuple(str(i) for i in params.pop("inputs") or ())  # type: ignore[attr-defined]
+    mic = params.pop("mic")
+    if mic is not None:
+        inputs = (*inputs, "mic:" if mic == "default" else f"mic:{mic}")
     if not inputs:
         ctx = click.get_current_context()
         raise click.UsageError("Missing argument 'INPUT...' (or --mic).", ctx=ctx)
-    credentials, problem, endpoint, _ = _connection_settings(kw, inputs=inputs)
+    credentials, problem, endpoint, _ = _connection_settings(connection, inputs=inputs)
     if credentials is None:
         assert problem is not None
         raise problem
-    run = RunConfig(
+    run = _take(
+        RunConfig,
+        params,
         method=method,
         inputs=list(inputs),
         credentials=credentials,
         endpoint=endpoint,
-        insecure=kw["insecure"],
-        ca_cert=kw["ca_cert"],
-        local=kw["local"],
-        chunk_ms=kw["chunk_ms"],
-        level=kw["level"],
-        realtime=kw["realtime"],
-        json=kw["json_"],
-        logits=kw["logits"],
-        embeddings=kw["embeddings"],
-        timeout=kw["timeout"],
-        retries=kw["retries"],
-        retry_for=kw["retry_for"],
-        backoff_base=kw["backoff_base"],
-        stats=kw["stats"],
-        outputs=list(kw["outputs"]),
-        jobs=kw["jobs"],
-        output_dir=kw["output_dir"],
-        skip_done=kw["skip_done"],
-        shard=kw["shard"],
-        fail_on=list(kw["fail_on"]),
-        quiet=kw["quiet"],
-        progress=kw["progress"],
-        debug=kw["debug"],
-        raw=kw["raw"],
-        sample_rate=kw["sample_rate"],
-        raw_channels=kw["raw_channels"],
-        channels=kw["channels"],
-        channel_names=kw["channel_names"],
-        embed_audio=kw["embed_audio"],
-        capture_seconds=kw["duration"],
-        subtitle_level=kw["subtitle_level"],
-        subtitle_tasks=kw["subtitle_tasks"],
+        insecure=connection.insecure,
+        ca_cert=connection.ca_cert,
+        local=connection.local,
+        stream=_take(Options, params),
     )
-    return run_streams(run, _streams())
+    if params:  # an option without its field: a programming error, caught by tests/test_help.py
+        raise TypeError(f"stream options without a RunConfig field: {', '.join(sorted(params))}")
+    return run
 
 
 @cli.command(cls=GroupedCommand)
-@stream_options
-def analyze(inputs: tuple[str, ...], **kw: Any) -> int:
+@stream_options(Method.ANALYZE.value)
+def analyze(run: RunConfig) -> int:
     """Behavioral analysis (StreamAudio): emotion, gender, age, strength, positivity, ...
 
     INPUT is an audio or video file, a directory, a glob, or - for stdin.
     """
-    return _run("StreamAudio", inputs, **kw)
+    return _run(run)
 
 
 @cli.command(cls=GroupedCommand)
-@stream_options
-def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
+@stream_options(Method.DEEPFAKE.value)
+def deepfake(run: RunConfig) -> int:
     """Deepfake detection (DeepfakeDetection): is it a real voice?
 
     INPUT is an audio or video file, a directory, a glob, or - for stdin.
     """
-    return _run("DeepfakeDetection", inputs, **kw)
+    return _run(run)
 
 
 @cli.command(cls=GroupedCommand)
@@ -375,15 +412,15 @@ def deepfake(inputs: tuple[str, ...], **kw: Any) -> int:
     metavar="SECONDS",
     help="Per step.",
 )
-def doctor(timeout: float, **kw: Any) -> int:
+def doctor(timeout: float, connection: ConnectionArgs) -> int:
     """Find out why streaming does not work: DNS, TCP, TLS, credentials, one short stream."""
     from bsstream.doctor import Step, run_doctor
     from bsstream.settings import parse_endpoint
 
-    credentials, problem, target, pem = _connection_settings(kw)
-    insecure = bool(kw["insecure"])
+    credentials, problem, target, pem = _connection_settings(connection)
+    insecure = connection.insecure
     with contextlib.ExitStack() as stack:
-        if kw["local"]:
+        if connection.local:
             from bsstream.emulator.server import Emulator
 
             emulator = stack.enter_context(Emulator())
@@ -406,14 +443,14 @@ def doctor(timeout: float, **kw: Any) -> int:
 
 
 @cli.command(cls=GroupedCommand)
-@stream_options
-def scan(inputs: tuple[str, ...], **kw: Any) -> int:
+@stream_options(SCAN)
+def scan(run: RunConfig) -> int:
     """Both analyses in one pass: each input is decoded once and streamed to StreamAudio and
     DeepfakeDetection at the same time; one merged timeline, JSON lines carry "method".
 
     INPUT is an audio or video file, a directory, a glob, or - for stdin.
     """
-    return _run("scan", inputs, **kw)
+    return _run(run)
 
 
 @cli.command(cls=GroupedCommand)
@@ -580,13 +617,8 @@ def _click_error(exc: click.ClickException) -> str:
 
 
 def _stderr_line(line: str, *, raw: bool = False) -> None:
-    """One message line (control characters escaped, see safe_line); ``raw``: a traceback."""
-    text = redact(line.rstrip("\n")) if raw else safe_line(line.rstrip("\n"))
-    try:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        pass
+    """One message line on stderr through the one writer (:func:`bsstream.redact.write_message`)."""
+    write_message(sys.stderr, line, raw=raw)
 
 
 def _quiet_broken_pipe() -> int:

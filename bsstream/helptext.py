@@ -59,7 +59,7 @@ _STREAM_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Output",
         (
-            "json_",
+            "json",
             "level",
             "logits",
             "embeddings",

@@ -8,11 +8,11 @@ them with :func:`bsstream.export.subtitles.subtitle_options`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., object])
 
 # what .srt/.vtt exports show
 SUBTITLE_OPTIONS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import IO
 
 _SECRETS: set[str] = set()
 MASK = "***"
@@ -43,6 +44,18 @@ def safe_line(text: str) -> str:
     visible escapes (``\\x0a``, ``\\x1b``), so one message is always one line and a file name
     cannot drive the terminal. The one function every stderr message goes through (JSON
     output is escaped by ``json.dumps`` instead)."""
-    from bsstream.render import display_text
+    from bsstream.display import display_text
 
     return display_text(redact(text))
+
+
+def write_message(stream: IO[str], line: str, *, raw: bool = False) -> None:
+    """The one writer of stderr lines: ``line`` through :func:`safe_line` (secrets masked, one
+    line), or with ``raw`` several lines as they are (a --debug traceback) with secrets still
+    masked; flushed at once. A stream already closed (``| head``, a finished test) is ignored."""
+    text = redact(line.rstrip("\n")) if raw else safe_line(line.rstrip("\n"))
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (BrokenPipeError, ValueError):
+        pass

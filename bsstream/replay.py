@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 
 import click
 
+from bsstream.display import display_text
 from bsstream.helptext import GroupedCommand
 from bsstream.options import subtitle_options
 from bsstream.protocol.jsonlines import (
@@ -54,11 +55,11 @@ from bsstream.protocol.stream import (
     StreamOutcome,
 )
 from bsstream.protocol.summary import DEEPFAKE_TASK, summarize
-from bsstream.redact import safe_line
-from bsstream.render import OutputClosed, display_text, quiet_stdout
+from bsstream.redact import write_message
+from bsstream.render import OutputClosed, quiet_stdout
 from bsstream.render.jsonl import JsonlSink
 from bsstream.render.plain import PlainSink
-from bsstream.status import BsError, ExitStatus
+from bsstream.status import ExitStatus
 
 if TYPE_CHECKING:  # rich loads only when a command runs (``bsstream --help`` stays light)
     from rich.console import Console
@@ -299,12 +300,10 @@ def play(log: ReplayLog, sink: Sink) -> None:
 
 def _report(log: ReplayLog, err: IO[str]) -> int:
     if log.error is not None:
-        err.write(log.error.text() + "\n")
-        err.flush()
+        write_message(err, log.error.text())
         return ExitStatus.INPUT
     if not log.groups:
-        err.write(f"{display_text(log.path)}: no results in the file\n")
-        err.flush()
+        write_message(err, f"{log.path}: no results in the file")
     return ExitStatus.SUCCESS
 
 
@@ -362,8 +361,7 @@ def _report_partial(sinks: list[Sink], err: IO[str]) -> None:
 
     text = partial_text(s for s in sinks if isinstance(s, WrittenExport))
     if text:
-        err.write(safe_line(f"partial: {text}") + "\n")
-        err.flush()
+        write_message(err, f"partial: {text}")
 
 
 def _terminal_sinks(log: ReplayLog, console: Console, *, as_json: bool) -> list[Sink]:
@@ -404,8 +402,7 @@ def replay_command(
     from rich.console import Console
 
     out_console = Console()
-    err_console = Console(stderr=True)
-    err = err_console.file
+    err = sys.stderr  # lines through bsstream.redact.write_message; errors raised to cli.main
     subtitles = None
     if outputs:  # checked before the file is read (UsageError: one line, exit 2)
         from bsstream.export.subtitles import subtitle_options as parse_subtitle_options
@@ -422,9 +419,4 @@ def replay_command(
     except OutputClosed:
         quiet_stdout()
         code = _report(log, err)
-    except BsError as exc:
-        err.write(safe_line(f"error: {exc.line()}") + "\n")
-        code = exc.exit_status
-    except KeyboardInterrupt:
-        code = ExitStatus.INTERRUPTED
     ctx.exit(int(code))

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import Any
 
 from bsstream.protocol.jsonlines import stats_line
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import METHOD_SCAN, Sink, StreamInfo, StreamOutcome
-from bsstream.protocol.summary import Summary
+from bsstream.protocol.summary import Summary, TaskSummary
 from bsstream.status import ExitStatus, most_severe
 
 
 def merge_outcomes(outcomes: list[StreamOutcome]) -> StreamOutcome:
     """One outcome for several calls over the same audio."""
-    tasks: list[Any] = []
+    tasks: list[TaskSummary] = []
     for outcome in outcomes:
         tasks.extend(outcome.summary.tasks)
     tasks.sort(key=lambda t: -1 if t.channel is None else t.channel)  # split: grouped by channel
@@ -59,7 +59,7 @@ class ScanMerge:
     def message(self, message: ResultMessage) -> None:
         self.downstream.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         self.downstream.event(event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:

@@ -16,10 +16,13 @@ on its own. Between the sessions and the outputs:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Protocol
 
+from bsstream.display import channel_label
 from bsstream.protocol.jsonlines import stats_line
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import NullSink, Sink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary
@@ -27,11 +30,6 @@ from bsstream.scan import merge_outcomes
 from bsstream.status import ExitStatus
 
 __all__ = ["ChannelMerge", "ChannelTag", "channel_label", "run_split"]
-
-
-def channel_label(channel: int, name: str | None) -> str:
-    """How a channel is shown in text: its name, else ``ch0``, ``ch1``, ..."""
-    return name if name else f"ch{channel}"
 
 
 class ChannelTag(NullSink):
@@ -42,8 +40,8 @@ class ChannelTag(NullSink):
         self.channel = channel
         self.name = name
 
-    def _tags(self) -> dict[str, Any]:
-        tags: dict[str, Any] = {"channel": self.channel}
+    def _tags(self) -> JsonObject:
+        tags: JsonObject = {"channel": self.channel}
         if self.name is not None:
             tags["channel_name"] = self.name
         return tags
@@ -54,7 +52,7 @@ class ChannelTag(NullSink):
     def message(self, message: ResultMessage) -> None:
         self.downstream.message(replace(message, channel=self.channel, channel_name=self.name))
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         self.downstream.event({**event, **self._tags()})
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
@@ -92,7 +90,7 @@ class ChannelMerge(NullSink):
     def message(self, message: ResultMessage) -> None:
         self.downstream.message(message)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         self.downstream.event(event)
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
@@ -106,8 +104,39 @@ class ChannelMerge(NullSink):
             self.downstream.end(info, merged)
 
 
+class ChannelBranch(Protocol):
+    """One copy of one channel's audio (``bsstream.audio.tee.Branch``): a PCM source."""
+
+    name: str
+    duration: float | None
+
+    def blocks(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class Channels(Protocol):
+    """The channels of one decode (``bsstream.audio.channels.ChannelTee``)."""
+
+    channels: int
+
+    def channel_branches(self, channel: int) -> Sequence[ChannelBranch]: ...
+
+    def close(self) -> None: ...
+
+
+class Streamer(Protocol):
+    """What streams one branch to a sink (``bsstream.session.Session``)."""
+
+    def run(self, source: ChannelBranch, sink: Sink) -> StreamOutcome: ...
+
+
 def run_split(
-    tee: Any, names: list[str | None], methods: list[str], session: Any, sink: Sink
+    tee: Channels,
+    names: list[str | None],
+    methods: list[str],
+    session: Callable[[str], Streamer],
+    sink: Sink,
 ) -> list[ExitStatus]:
     """Stream every channel of ``tee`` (a ChannelTee with ``len(methods)`` copies per channel)
     to every method concurrently; the exit status of each call. ``session(method)`` makes a

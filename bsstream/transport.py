@@ -148,12 +148,12 @@ class Transport:
     def start(
         self, method: str, requests: Iterator[api_pb2.AudioStream], *, wait_for_ready: bool = False
     ) -> Call:
-        """Start ``method`` (a :class:`bsstream.engine.options.Method` or its value) with a
+        """Start ``method`` (a :class:`bsstream.protocol.methods.Method` or its value) with a
         request iterator: the connection checks' one call (``bsstream doctor``).
 
         ``wait_for_ready``: wait for the channel to connect instead of failing at once while it is
         in its reconnect backoff (reconnects; a first call fails fast on a wrong endpoint)."""
-        from bsstream.engine.options import Method
+        from bsstream.protocol.methods import Method
 
         stub = self._stub()
         if Method(method) is Method.DEEPFAKE:

@@ -70,9 +70,7 @@ def _via_cli(address: str, path: str, options: bsstream.Options | None = None) -
         endpoint=parse_endpoint(address),
         insecure=True,
         json=True,
-        level=opts.level or "all",
-        chunk_ms=opts.chunk_ms,
-        embeddings=opts.embeddings,
+        stream=opts,
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     assert rc == 0, err.getvalue()

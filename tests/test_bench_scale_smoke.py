@@ -22,9 +22,9 @@ def test_two_short_streams_per_face_through_the_script_server(tmp_path: Path) ->
     for row in rows:
         assert row.errors == [], (row.face, row.errors)
         assert (row.exit_code, row.streams_ok, row.calls_seen) == (0, 2, 2), row
-        # one canned result per 0.5 s of audio, every one received
-        assert row.results_expected == 4
-        assert row.results_received == 4, row
+        # a segment result per 0.5 s of audio and an utterance result per 1 s, every one received
+        assert row.results_expected == 6
+        assert row.results_received == 6, row
         assert row.lag_p95_ms is not None and row.first_chunk_p95 is not None
         assert row.cpu > 0 and row.peak_rss_mib > 0 and row.server_cpu >= 0
         assert row.wall >= 0.7, "two paced 1 s streams cannot end much before 1 s"
@@ -32,4 +32,4 @@ def test_two_short_streams_per_face_through_the_script_server(tmp_path: Path) ->
     assert aio.base_rss_mib is not None and aio.rss_per_stream_mib is not None
     table = render(rows, 1.0, [("machine", "test")], datetime.datetime.now().astimezone())
     for face in faces:
-        assert f"| {FACE_NAMES[face]} | 2 | 2 | 4 / 4 |" in table
+        assert f"| {FACE_NAMES[face]} | 2 | 2 | 6 / 6 |" in table

@@ -7,22 +7,23 @@ import json
 
 import pytest
 
-from bsstream.app import RunConfig, Streams, run_streams
+from bsstream.app import Streams, run_streams
 from bsstream.settings import Credentials, parse_endpoint
 from bsstream.status import ExitStatus
 from tests.conftest import tone_pcm, write_wav
 from tests.fake_server import CID, KEY, FakeServer, StrictServicer
+from tests.runconfig import run_config
 
 
 def run(server: FakeServer, inputs: list[str], **kw: object) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    config = RunConfig(
+    config = run_config(
         method=str(kw.pop("method", "StreamAudio")),
         inputs=inputs,
         credentials=Credentials(CID, KEY),
         endpoint=parse_endpoint(server.address),
         insecure=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     return rc, out.getvalue(), err.getvalue()

@@ -11,11 +11,12 @@ import grpc
 import pytest
 
 from bsstream._gen import api_pb2
-from bsstream.app import RunConfig, Streams, run_streams
+from bsstream.app import Streams, run_streams
 from bsstream.settings import Credentials, parse_endpoint
 from bsstream.status import ExitStatus
 from tests.conftest import tone_pcm, write_wav
 from tests.fake_server import CID, KEY, FakeServer, scripted
+from tests.runconfig import run_config
 
 
 def result(
@@ -36,14 +37,14 @@ def run(address: str, inputs: list[str], **kw: object) -> tuple[int, list[dict],
     out, err = io.StringIO(), io.StringIO()
     kw.setdefault("retries", 0)
     kw.setdefault("backoff_base", 0.01)
-    config = RunConfig(
+    config = run_config(
         method="StreamAudio",
         inputs=inputs,
         credentials=Credentials(CID, KEY),
         endpoint=parse_endpoint(address),
         insecure=True,
         json=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     records = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -189,7 +190,7 @@ def test_odd_but_legal_responses(wav):
     with FakeServer(scripted(odd)) as srv:
         for json_mode in (True, False):
             out, err = io.StringIO(), io.StringIO()
-            config = RunConfig(
+            config = run_config(
                 method="StreamAudio",
                 inputs=[wav],
                 credentials=Credentials(CID, KEY),

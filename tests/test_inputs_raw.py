@@ -41,6 +41,22 @@ def test_each_raw_format_round_trips_from_a_recording(testdata, tmp_path, fmt, o
     end = every[-1]["end"]
     assert end["status"] == 0 and end["audio_seconds"] == pytest.approx(11.0, abs=0.05)
     assert end["results"] > 0
+    # and back: the same windows as the recording itself, nearly all with the same label (G.711
+    # at 8 kHz keeps the speech; measured: 99 of 99 windows, 97-99 labels)
+    wav = lines(bsstream("analyze", "--local", "--json", str(testdata / JFK)).out)
+
+    def windows(docs: list[dict]) -> list[tuple[str, str, float, float, str]]:
+        return [
+            (r["level"], r["task"], float(r["start_time"]), float(r["end_time"]), r["final_label"])
+            for d in docs
+            for r in d.get("result", ())
+        ]
+
+    got, want = windows(every), windows(wav)
+    assert len(got) == len(want) and want
+    for g, w in zip(got, want, strict=True):
+        assert g[:2] == w[:2] and abs(g[2] - w[2]) <= 0.1 and abs(g[3] - w[3]) <= 0.1, (g, w)
+    assert sum(g[4] == w[4] for g, w in zip(got, want, strict=True)) >= 0.95 * len(want)
 
 
 def test_raw_s16le_gives_exactly_the_results_of_the_wav(testdata, tmp_path):

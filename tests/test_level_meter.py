@@ -10,7 +10,15 @@ Regenerate the golden screens with UPDATE_GOLDEN=1 (see tests/test_render_suppor
 from __future__ import annotations
 
 import math
+import os
+import re
+import shlex
+import shutil
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
@@ -179,3 +187,58 @@ def test_the_live_sink_shows_a_watched_level_while_its_input_streams() -> None:
     assert other.status().level is None
     other.close()
     sink.close()
+
+
+def test_a_live_capture_shows_its_level_in_a_real_terminal(tmp_path: Path) -> None:
+    """End to end in tmux, three runs at once: ``--mic lavfi:sine`` (ffmpeg's synthetic capture
+    device, a 440 Hz sine at 1/8 of full scale: RMS -21 dBFS) and the same sine piped to stdin
+    with ``--realtime`` show the meter through the run's PCM tap; a file (even with
+    ``--realtime``) shows none. The final screen (table and summary) has no meter."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not installed (Debian: apt-get install tmux): no real-terminal test")
+    from tests.conftest import write_wav
+
+    wav = write_wav(tmp_path / "sine.wav", sine(4096, 2.5))
+    bs = [sys.executable, "-m", "bsstream", "analyze", "--local", "--realtime"]
+    # lavfi makes its samples as fast as it can: --realtime paces them as a device would
+    runs = {
+        "mic": shlex.join([*bs, "--mic", "lavfi:sine=frequency=440", "--duration", "2.5"]),
+        "stdin": f"{shlex.join([*bs, '-'])} < {shlex.quote(str(wav))}",
+        "file": shlex.join([*bs, str(wav)]),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BS_", "TMUX", "NO_COLOR"))}
+    env["LC_ALL"] = "C.UTF-8"
+    conf = tmp_path / "tmux.conf"
+    conf.write_text("set -g status off\n")
+    root = Path(__file__).resolve().parent.parent
+    names = {kind: f"bsstream-level-{os.getpid()}-{kind}" for kind in runs}
+    for kind, command in runs.items():
+        name = names[kind]
+        start = [tmux, "-u", "-L", name, "-f", str(conf), "new-session", "-d", "-s", name]
+        shell = f"{command}; echo __EXIT__ $?; sleep 60"
+        subprocess.run([*start, "-x", "100", "-y", "30", shell], check=True, env=env, cwd=root)
+    try:
+        screens: dict[str, list[str]] = {kind: [] for kind in runs}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(s and "__EXIT__" in s[-1] for s in screens.values()):
+            for kind, name in names.items():
+                if screens[kind] and "__EXIT__" in screens[kind][-1]:
+                    continue
+                capture = [tmux, "-L", name, "capture-pane", "-p", "-t", name]
+                screens[kind].append(
+                    subprocess.run(capture, capture_output=True, text=True, check=True).stdout
+                )
+            time.sleep(0.2)
+        for kind in runs:
+            last = screens[kind][-1]
+            assert "__EXIT__ 0" in last, (kind, last)
+            assert "level ▮" not in last  # the final screen: the table and summary, no meter
+            meters = [m for s in screens[kind] for m in re.findall(r"level [▮▯]{8} +-?\d+ dBFS", s)]
+            if kind == "file":
+                assert not meters and any("streaming" in s for s in screens[kind]), (kind, meters)
+            else:  # the sine's RMS, while it streams
+                assert "level ▮▮▮▮▮▯▯▯ -21 dBFS" in meters, (kind, meters, last)
+    finally:
+        for name in names.values():
+            subprocess.run([tmux, "-L", name, "kill-server"], capture_output=True)

@@ -8,23 +8,30 @@ FIFO at real-time pace, starting once ffmpeg's capture stream is connected (``pa
 capture starts with the recording's first sample; after it, silence until the capture ends
 (a pipe source without a writer sends nothing, and ffmpeg's ``-t`` counts the time of what
 arrived). The capture through the bundled ffmpeg's ``pulse`` input (``--mic bstest``) must
-give the results of streaming the same audio from a file.
+give the results of streaming the same audio from a file. The same capture also feeds every
+output (``--output`` HTML and CSV, ``--output-dir``) and ``--fail-on`` as a file would, and
+Ctrl-C (a real SIGINT to a child process) ends it cleanly: exit 130 with the final results
+printed and kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-from tests.clirun import bsstream
+from tests.clirun import bsstream, child_environ
 from tests.conftest import write_wav
 
 RATE = 16000
@@ -156,9 +163,11 @@ def recording(testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return pcm, wav
 
 
-def test_capture_from_a_named_pulse_source_matches_the_file(pulse_env: Pulse, recording) -> None:
+def test_capture_from_a_named_pulse_source_matches_the_file(
+    pulse_env: Pulse, recording: tuple[bytes, Path]
+) -> None:
     pcm, wav = recording
-    stop, errors = threading.Event(), []
+    stop, errors = threading.Event(), list[BaseException]()
     writer = threading.Thread(target=feed, args=(pulse_env, pcm, stop, errors), daemon=True)
     writer.start()
     try:
@@ -194,3 +203,103 @@ def test_a_missing_source_name_is_exit_4(pulse_env: Pulse) -> None:
     assert r.code == 4, r.err
     (line,) = [x for x in r.err.splitlines() if x.startswith("error:")]
     assert line.startswith("error: mic:pulse:no-such-source: no capture device of that name")
+
+
+@contextlib.contextmanager
+def feeding(pulse: Pulse, pcm: bytes) -> Iterator[None]:
+    """``pcm`` into the source at real-time pace once a capture connects, then silence."""
+    stop, errors = threading.Event(), list[BaseException]()
+    writer = threading.Thread(target=feed, args=(pulse, pcm, stop, errors), daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join(10)
+    assert not errors, errors
+
+
+def test_a_capture_feeds_every_output_output_dir_and_fail_on(
+    pulse_env: Pulse, recording: tuple[bytes, Path], tmp_path: Path
+) -> None:
+    """Everything works on a live capture as on a file: --output files (the HTML report with the
+    captured audio embedded, CSV), --output-dir's complete file, --fail-on's match and exit 10."""
+    pcm, _ = recording
+    out_dir, html, table = tmp_path / "out", tmp_path / "capture.html", tmp_path / "capture.csv"
+    with feeding(pulse_env, pcm):
+        r = bsstream(
+            "analyze", "--local", "--mic", SOURCE, "--duration", str(SECONDS + TAIL),
+            "--output-dir", str(out_dir), "--output", str(html), "--output", str(table),
+            "--fail-on", "gender=male>=0.5", timeout=60,
+        )  # fmt: skip
+    assert r.code == 10, r.err
+    matches = [x for x in r.err.splitlines() if x.startswith("fail-on match:")]
+    assert matches and all(f"mic:pulse:{SOURCE}" in x for x in matches), r.err
+    from bsstream.batch.outdir import read_marker
+
+    (saved,) = list(out_dir.rglob("*.jsonl"))
+    marker = read_marker(saved)
+    assert marker is not None and "partial" not in saved.name, saved.read_text()[-500:]
+    saved_results = [json.loads(x) for x in saved.read_text().splitlines() if '"result"' in x]
+    assert saved_results
+    rows = table.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("source,") and any(
+        f"mic:pulse:{SOURCE}" in x and ",gender,male," in x for x in rows
+    )
+    page = html.read_text(encoding="utf-8")
+    assert f"mic:pulse:{SOURCE}" in page and "data:audio/webm;base64," in page  # the tapped PCM
+
+
+def test_ctrl_c_during_a_capture_ends_cleanly_with_the_final_results(
+    pulse: Pulse, recording: tuple[bytes, Path], tmp_path: Path
+) -> None:
+    """A capture without --duration runs until Ctrl-C: SIGINT stops sending, the final results
+    arrive and are printed, the end line says 130, the --output file is kept as its partial
+    name with every result, exit 130, no traceback."""
+    pcm, _ = recording
+    saved = tmp_path / "capture.jsonl"
+    env = child_environ(
+        {"XDG_RUNTIME_DIR": str(pulse.runtime), "HOME": str(pulse.home), "PULSE_SERVER": None}
+    )
+    command = [sys.executable, "-m", "bsstream", "analyze", "--local", "--json", "--mic", SOURCE]
+    lines: list[str] = []
+    far_enough = threading.Event()
+
+    def read(stream: IO[str]) -> None:
+        for line in stream:
+            lines.append(line)
+            ends = [float(x["end_time"]) for x in json.loads(line).get("result", ())]
+            if ends and max(ends) >= 2.0:
+                far_enough.set()
+
+    with feeding(pulse, pcm):
+        proc = subprocess.Popen(
+            [*command, "--output", str(saved)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        reader = threading.Thread(target=read, args=(proc.stdout,), daemon=True)
+        reader.start()
+        try:
+            assert far_enough.wait(30), "no results of the first 2 s of the capture"
+            proc.send_signal(signal.SIGINT)
+            err = proc.stderr.read()
+            code = proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        reader.join(10)
+    assert code == 130, err
+    assert "Traceback" not in err and err.splitlines()[-1].startswith("interrupted"), err
+    docs = [json.loads(x) for x in lines]
+    end = docs[-1]["end"]
+    assert end["status"] == 130 and end["audio_seconds"] >= 2.0, end
+    results = sum(len(d.get("result", ())) for d in docs)
+    assert results and end["results"] == results  # every result received was printed
+    assert any(r["level"] == "utterance" for d in docs for r in d.get("result", ())), "no final results"
+    partial = tmp_path / "capture.partial.jsonl"
+    assert partial.exists() and not saved.exists()
+    kept = [json.loads(x) for x in partial.read_text().splitlines()]
+    assert kept[-1] == {"partial": {"reason": "interrupted (Ctrl-C)"}}
+    assert sum(len(d.get("result", ())) for d in kept) == results

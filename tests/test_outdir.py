@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bsstream import __version__
-from bsstream.batch.failon import FailOnSink, parse_fail_ons
+from bsstream.batch.failon import parse_fail_ons
 from bsstream.batch.inputs import Input
 from bsstream.batch.outdir import OutputDirSink, is_done, is_marker, marker, output_path, read_marker
 from bsstream.protocol.results import Prediction, Result, ResultMessage
@@ -135,8 +135,7 @@ def test_fail_on_match_is_complete_with_status_10(tmp_path: Path) -> None:
 
 def test_marker_takes_status_10_from_the_fail_on_sink(tmp_path: Path) -> None:
     path = tmp_path / "a.wav.jsonl"
-    fail_on = FailOnSink(parse_fail_ons(["emotion=angry>=0.1"]))
-    feed(FanOut([fail_on, OutputDirSink(path, fail_on=fail_on)]), StreamOutcome(status=0))
+    feed(OutputDirSink(path, rules=parse_fail_ons(["emotion=angry>=0.1"])), StreamOutcome(status=0))
     assert read_marker(path) == marker("a.wav", 10, 4)
 
 

@@ -315,3 +315,15 @@ def test_ctrl_c_while_waiting_to_reconnect_ends_at_once(tmp_path, phrases):
     lines = [json.loads(x) for x in out.splitlines()]  # stdout stays JSON
     assert [next(iter(x)) for x in lines] == ["stream", "event", "end"]
     assert lines[1]["event"] == "reconnect" and lines[2]["end"]["status"] == 130
+
+
+def test_a_live_capture_is_cut_and_resumes_from_the_audio_it_kept(emulator, audio, clean_short):
+    """A capture device cannot be read again: a resumed call replays the audio kept since the
+    last utterance result. ffmpeg's lavfi device reading the recording (the same ``-f DEVICE``
+    path as a microphone) cut once by the proxy gives the clean run's windows."""
+    device = f"mic:lavfi:amovie={audio['short']}"
+    with FaultProxy(emulator.address, [Fault(150_000, "cut")]) as proxy:
+        r = client(proxy.address, device)
+    assert records(r)[0]["source"] == device
+    assert_same_results(clean_short, r, duration=46.72)
+    assert len(events(r, "reconnect")) == 1 and proxy.faults_fired

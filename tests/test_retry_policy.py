@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from bsstream._gen import api_pb2
-from bsstream.app import RunConfig, Streams, run_streams
+from bsstream.app import Streams, run_streams
 from bsstream.protocol.messages import build_config
 from bsstream.protocol.results import Result
 from bsstream.protocol.resume import ResumePoint, RetryBudget, seconds_to_bytes
@@ -23,6 +23,7 @@ from bsstream.transport import CallFailed, Transport
 from tests.clirun import bsstream
 from tests.conftest import tone_pcm, write_wav
 from tests.fake_server import CID, KEY, FakeServer, scripted
+from tests.runconfig import run_config
 
 # ------------------------------------------------------------------------------ RetryBudget
 
@@ -144,14 +145,14 @@ def test_a_call_that_failed_before_sending_the_replay_is_not_stuck():
 def run(address: str, wav: str, **kw: object) -> tuple[int, list[dict], str]:
     out, err = io.StringIO(), io.StringIO()
     kw.setdefault("backoff_base", 0.01)
-    config = RunConfig(
+    config = run_config(
         method="StreamAudio",
         inputs=[wav],
         credentials=Credentials(CID, KEY),
         endpoint=parse_endpoint(address),
         insecure=True,
         json=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     return rc, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()

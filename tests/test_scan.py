@@ -8,6 +8,7 @@ import json
 import grpc
 
 from bsstream.app import RunConfig, Streams, run_streams
+from bsstream.engine.options import Options
 from bsstream.settings import Credentials, parse_endpoint
 from bsstream.status import ExitStatus
 from tests.clirun import bsstream
@@ -72,7 +73,7 @@ def test_scan_survives_one_side_failing(testdata):
             endpoint=parse_endpoint(srv.address),
             insecure=True,
             json=True,
-            retries=0,
+            stream=Options(retries=0),
         )
         rc = run_streams(config, Streams(stdin=io.BytesIO(), stdout=out, stderr=err))
     assert rc == ExitStatus.SERVICE_ERROR

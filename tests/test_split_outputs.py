@@ -196,6 +196,21 @@ def test_html_summary_has_a_channel_column_and_a_verdict_per_channel(testdata, t
     assert "<th>Channel</th>" not in page and page.count('<div class="v-title">Deepfake verdict</div>') == 1
 
 
+def test_json_document_tags_every_result_and_summary_entry_with_the_channel(testdata, tmp_path) -> None:
+    doc_path = tmp_path / "call.json"
+    r = bsstream(
+        "analyze", "--local", "-q", "--channels", "split", *NAMES,
+        "--output", str(doc_path), str(testdata / TWO),
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    assert doc["results"] and doc["summary"]["tasks"]
+    assert {(m["channel"], m["channel_name"]) for m in doc["results"]} == {(0, "agent"), (1, "customer")}
+    tasks = {(t["task"], t["channel_name"]): t["label"] for t in doc["summary"]["tasks"]}
+    assert tasks[("gender", "agent")] == "male" and tasks[("gender", "customer")] == "female"
+    assert doc["summary"]["verdict"] is None  # one per channel, in tasks, not one for both
+
+
 # -- --fail-on CHANNEL: ----------------------------------------------------------------------------
 
 

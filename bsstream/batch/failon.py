@@ -42,11 +42,11 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from bsstream.display import display_text, format_time
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import Result, ResultMessage, parse_number
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
-from bsstream.render import display_text, format_time
 from bsstream.status import ExitStatus, UsageError
 
 __all__ = [
@@ -313,7 +313,7 @@ class FailOnSink:
             if self.on_match is not None:
                 self.on_match(found)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         pass
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:

@@ -37,17 +37,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from bsstream.batch.failon import FailOnSink, apply_matches
+from bsstream.batch.failon import FailOn, apply_matches, message_matches
 from bsstream.batch.inputs import Input
 from bsstream.export.atomic import AtomicFile
 from bsstream.export.guard import check_writable_dir
-from bsstream.protocol.jsonlines import MARKER_KEY, is_marker, marker_line
+from bsstream.protocol.jsonlines import MARKER_KEY, JsonLinesWriter, is_marker, marker_line
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
-from bsstream.render.jsonl import JsonLinesWriter
 from bsstream.status import ExitStatus
 
 __all__ = [
@@ -160,13 +160,14 @@ class OutputDirSink:
     10 and discards otherwise; ``close`` (or :meth:`abort`) discards a stream that never ended,
     e.g. after an interrupt. One instance per input; reusable for a later input after ``end``.
 
-    With ``fail_on`` (the run's :class:`~bsstream.batch.failon.FailOnSink`, placed before this
-    sink) the marker's status is 10 when a rule matched this input's results.
+    With ``rules`` (``--fail-on``) the marker's status is 10 when a rule matched one of the
+    results this sink wrote (checked here, by :func:`~bsstream.batch.failon.message_matches`).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fail_on: FailOnSink | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, rules: Sequence[FailOn] = ()) -> None:
         self.path = Path(path)
-        self.fail_on = fail_on
+        self.rules = list(rules)
+        self._matched = False
         self._file: AtomicFile | None = None
         self._results = 0
         self.committed = False
@@ -182,6 +183,7 @@ class OutputDirSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = AtomicFile(self.path)
         self._results = 0
+        self._matched = False
         self.committed = False
         self._writer.begin(info)
 
@@ -189,6 +191,8 @@ class OutputDirSink:
         if self._file is None:
             return
         self._results += len(message.results)
+        if self.rules and not self._matched:
+            self._matched = bool(message_matches(self.rules, message))
         self._writer.message(message)
 
     def event(self, event: JsonObject) -> None:
@@ -200,9 +204,7 @@ class OutputDirSink:
         if int(outcome.status) not in _COMPLETE_STATUSES:
             self.abort()
             return
-        status = int(outcome.status)
-        if self.fail_on is not None:
-            status = apply_matches(status, self.fail_on.matched_source(info.source))
+        status = apply_matches(int(outcome.status), self._matched)
         self._writer.end(info, outcome)  # the stats line (--stats) and the end line
         self._writer.line(marker(info.source, status, self._results))
         file, self._file = self._file, None

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from bsstream.render import display_text
+from bsstream.display import display_text
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

@@ -34,9 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bsstream.display import display_text, format_share
 from bsstream.protocol.summary import DEEPFAKE_TASK, Summary
-from bsstream.render import display_text
-from bsstream.render.summary import format_share
 from bsstream.status import ExitStatus
 
 if TYPE_CHECKING:
@@ -127,10 +126,10 @@ def headline(summary: Summary, *, max_tasks: int | None = None) -> str:
     parts: list[str] = []
     for verdict in summary.verdicts:  # one per channel with --channels split: "[agent] BONAFIDE 97%"
         channel = "" if verdict.channel_label is None else f"[{display_text(verdict.channel_label)}] "
-        parts.append(f"{channel}{display_text(verdict.label).upper()} {format_share(verdict)}")
+        parts.append(f"{channel}{display_text(verdict.label).upper()} {format_share(verdict.share)}")
     others = [t for t in summary.tasks if t.task != DEEPFAKE_TASK]
     shown = others if max_tasks is None else others[: max(max_tasks, 0)]
-    parts.extend(f"{display_text(t.title)} {display_text(t.label)} {format_share(t)}" for t in shown)
+    parts.extend(f"{display_text(t.title)} {display_text(t.label)} {format_share(t.share)}" for t in shown)
     if len(shown) < len(others):
         parts.append(f"+{len(others) - len(shown)} more")
     return " · ".join(parts)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from bsstream.helptext import GroupedCommand
+from bsstream.redact import write_message
 from bsstream.status import ExitStatus
 
 if TYPE_CHECKING:  # grpc loads only when the server starts (``--help`` stays light)
@@ -35,8 +36,13 @@ _CODES = (
 )  # fmt: skip
 
 
+def _say(line: str) -> None:
+    """A line on stderr through bsstream's one writer (secrets masked, one line)."""
+    write_message(sys.stderr, line)
+
+
 def _fail(message: str, status: ExitStatus) -> NoReturn:
-    click.echo(f"bsstream serve: error: {message}", err=True)
+    _say(f"bsstream serve: error: {message}")
     sys.exit(int(status))
 
 
@@ -240,7 +246,7 @@ def serve_command(
         emulator.stop(grace=1.0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    click.echo("stopped", err=True)
+    _say("stopped")
 
 
 def _tls_material(tls_cert: Path | None, tls_key: Path | None) -> tuple[bytes | None, bytes | None]:
@@ -259,15 +265,14 @@ def _announce(emulator: Emulator, faults: Faults, host: str, api_key: str | None
     stderr."""
     click.echo(f"listening on {emulator.address} ({'TLS' if emulator.tls else 'plaintext'})")
     sys.stdout.flush()
-    click.echo("bsstream emulator: results are heuristics, not Behavioral Signals models", err=True)
-    click.echo(f"bsstream emulator: limits: {emulator.describe_limits()}", err=True)
+    _say("bsstream emulator: results are heuristics, not Behavioral Signals models")
+    _say(f"bsstream emulator: limits: {emulator.describe_limits()}")
     for line in faults.describe():
-        click.echo(f"bsstream emulator: fault: {line}", err=True)
+        _say(f"bsstream emulator: fault: {line}")
     if api_key is None and not _is_loopback(host):
-        click.echo(
+        _say(
             f"bsstream emulator: warning: listening on {emulator.address}, beyond loopback, without"
-            f" an API key: anyone who can reach it can stream to it (set {SERVE_KEY_ENV} or --api-key)",
-            err=True,
+            f" an API key: anyone who can reach it can stream to it (set {SERVE_KEY_ENV} or --api-key)"
         )
 
 

@@ -5,34 +5,23 @@ Importing this module pulls no grpc (``import bsstream`` stays light).
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bsstream._gen import api_pb2
-from bsstream.audio.chunks import DEFAULT_CHUNK_MS, MAX_CHUNK_MS, MIN_CHUNK_MS
+from bsstream.audio.format import DEFAULT_CHUNK_MS, MAX_CHUNK_MS, MIN_CHUNK_MS
 from bsstream.protocol.messages import LEVELS, build_config
+from bsstream.protocol.methods import Method
 from bsstream.protocol.resume import BACKOFF_NOW, DEFAULT_REPLAY_SECONDS
 from bsstream.settings import DEFAULT_RETRY_FOR, DEFAULT_TIMEOUT, Credentials, Endpoint, parse_endpoint
 from bsstream.status import UsageError
 
+__all__ = ["EMULATOR_CID", "EMULATOR_KEY", "Connection", "Method", "Options", "StreamOptions"]
+
 EMULATOR_CID = 1
 EMULATOR_KEY = "local-emulator"
-
-
-class Method(str, enum.Enum):
-    """What a stream asks of the service; the value is the gRPC method's name."""
-
-    ANALYZE = "StreamAudio"  # behavioural analysis: rpc StreamAudio
-    DEEPFAKE = "DeepfakeDetection"  # deepfake detection: rpc DeepfakeDetection
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +127,27 @@ class StreamOptions:
     @classmethod
     def of(cls, method: Method, options: Options, connection: Connection) -> StreamOptions:
         """The engine's options for a library stream (results carry their method)."""
+        return cls.build(
+            method, options, connection.credentials, insecure=connection.insecure, tag_method=True
+        )
+
+    @classmethod
+    def build(
+        cls,
+        method: Method,
+        options: Options,
+        credentials: Credentials,
+        *,
+        insecure: bool = False,
+        emulated: bool = False,
+        tag_method: bool = False,
+        stats: bool = False,
+    ) -> StreamOptions:
+        """One stream's options from the user's :class:`Options` (the only place they are
+        carried over): the library's streams and the CLI's alike."""
         return cls(
             method=method.value,
-            credentials=connection.credentials,
+            credentials=credentials,
             config=options.config(),
             chunk_ms=options.chunk_ms,
             realtime=options.realtime,
@@ -149,6 +156,8 @@ class StreamOptions:
             retry_for=options.retry_for,
             backoff_base=options.backoff_base,
             replay_seconds=options.replay_seconds,
-            insecure=connection.insecure,
-            tag_method=True,
+            insecure=insecure,
+            emulated=emulated,
+            tag_method=tag_method,
+            stats=stats,
         )

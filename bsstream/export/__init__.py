@@ -23,7 +23,7 @@ import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bsstream.export.guard import check_writable_dir, output_error
 from bsstream.protocol.stream import Sink
@@ -49,16 +49,18 @@ _CLASSES = {name: module for module, name in _WRITER_NAMES.values()} | {"Subtitl
 SUPPORTED = (".jsonl", ".json", ".csv", ".srt", ".vtt", ".html")
 
 
-def _class(name: str) -> Any:
-    return getattr(importlib.import_module(f"bsstream.export.{_CLASSES[name]}"), name)
+def _class(name: str) -> Callable[..., Sink]:
+    """An exporter class (or SubtitleOptions) by name, its module imported now."""
+    found: Callable[..., Sink] = getattr(importlib.import_module(f"bsstream.export.{_CLASSES[name]}"), name)
+    return found
 
 
 def _writer(suffix: str) -> Callable[..., Sink] | None:
     known = _WRITER_NAMES.get(suffix)
-    return None if known is None else _class(known[1])  # type: ignore[no-any-return]
+    return None if known is None else _class(known[1])
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """The exporter classes (``from bsstream.export import CsvExport``) and ``WRITERS``,
     imported on first use."""
     if name in _CLASSES:

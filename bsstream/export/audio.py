@@ -30,8 +30,8 @@ import struct
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -255,15 +255,26 @@ def _wav_data_start(header: bytes) -> tuple[int, int] | None:
     return max(1, channels), data + 8
 
 
+class PcmSource(Protocol):
+    """A decoded input as the run streams it (``bsstream.audio.decode.PcmSource`` and its taps)."""
+
+    name: str
+    duration: float | None
+
+    def blocks(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
 class CapturedSource:
     """A decoded source whose blocks also go to a :class:`CapturedAudio` (everything else as
     the source: ``name``, ``duration``, ``close()``, ...)."""
 
-    def __init__(self, source: Any, audio: CapturedAudio) -> None:
+    def __init__(self, source: PcmSource, audio: CapturedAudio) -> None:
         self._source = source
         self.audio = audio
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._source, name)
 
     def blocks(self) -> Iterator[bytes]:
@@ -286,7 +297,7 @@ class AudioStore:
         self._audio: dict[str, CapturedAudio] = {}
         self._lock = threading.Lock()
 
-    def capture(self, source: Any, *, split: bool = False) -> CapturedAudio:
+    def capture(self, source: PcmSource, *, split: bool = False) -> CapturedAudio:
         """A new :class:`CapturedAudio` for ``source``, to be fed its blocks (the run taps the
         source once for every watcher: :class:`bsstream.audio.tap.TappedSource`)."""
         audio = CapturedAudio(source.name, self.embed, source.duration, split)
@@ -297,7 +308,7 @@ class AudioStore:
             self._audio[source.name] = audio
         return audio
 
-    def wrap(self, source: Any, *, split: bool = False) -> Any:
+    def wrap(self, source: PcmSource, *, split: bool = False) -> CapturedSource:
         """``source`` with its blocks captured: a :class:`CapturedSource` that stands in for it."""
         return CapturedSource(source, self.capture(source, split=split))
 
@@ -312,7 +323,7 @@ class AudioStore:
             audio.close()
 
 
-def attach_audio(exports: list[Any], embed: bool | None) -> AudioStore | None:
+def attach_audio(exports: Sequence[object], embed: bool | None) -> AudioStore | None:
     """An AudioStore shared by the run's HTML reports (``exports``: the --output sinks, maybe
     wrapped in a GuardedOutput); None when there is no HTML report."""
     from bsstream.export.html import HtmlExport

@@ -56,17 +56,21 @@ import html
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
+from bsstream.display import channel_label
 from bsstream.export.atomic import CollectingExport, StreamRecord
 from bsstream.export.html_assets import CSS, JS
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import Result, ResultMessage
 from bsstream.protocol.summary import DEEPFAKE_TASK, TaskSummary
 
 # the one label -> colour mapping, shared with the terminal's live view
 from bsstream.render.palette import label_color
-from bsstream.split import channel_label
 from bsstream.status import ExitStatus
+
+if TYPE_CHECKING:
+    from bsstream.export.audio import AudioStore
 
 _GENUINE = {"bonafide", "bona fide", "bona-fide", "genuine", "real", "human", "authentic", "live"}
 _FAKE = {"spoofed", "spoof", "fake", "synthetic", "deepfake", "ai", "generated", "cloned"}
@@ -92,7 +96,7 @@ def verdict_class(label: str) -> str:
     return "neutral"
 
 
-def script_json(data: Any) -> str:
+def script_json(data: object) -> str:
     """JSON safe to embed in a <script> element: nothing in it can close or confuse the block."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return (
@@ -164,7 +168,7 @@ class _Lanes:
         return sorted(shown, key=lambda k: (k[0], k[2] != DEEPFAKE_TASK, first[k]))
 
 
-def _result_span(result: Result, intern: _Labels, level: int) -> list[Any] | None:
+def _result_span(result: Result, intern: _Labels, level: int) -> list[object] | None:
     start, end = result.start, result.end
     if start is None or end is None:
         return None
@@ -182,9 +186,9 @@ def _level_index(levels: list[str | None], level: str | None) -> int:
     return levels.index(level)
 
 
-def _stream_data(record: StreamRecord, intern: _Labels, levels: list[str | None]) -> dict[str, Any]:
+def _stream_data(record: StreamRecord, intern: _Labels, levels: list[str | None]) -> JsonObject:
     lanes = _Lanes()
-    raw: list[tuple[tuple[int, str | None, str], list[Any]]] = []
+    raw: list[tuple[tuple[int, str | None, str], list[object]]] = []
     skipped = 0
     extent = record.duration or 0.0
     for message in record.messages:
@@ -199,7 +203,9 @@ def _stream_data(record: StreamRecord, intern: _Labels, levels: list[str | None]
                 continue
             lanes.levels[key].add(level)
             lanes.counts[key] += 1
-            extent = max(extent, span[3])
+            end = span[3]
+            assert isinstance(end, (int, float))
+            extent = max(extent, end)
             raw.append((key, span))
     order = lanes.order(bool(record.info.config.get("feature_embedding")))
     lane_index = {key: i for i, key in enumerate(order)}
@@ -337,7 +343,7 @@ def _player_html(i: int, audio: _AudioRef | None) -> str:
     )
 
 
-def _timeline_html(i: int, record: StreamRecord, data: dict[str, Any], audio: _AudioRef | None) -> str:
+def _timeline_html(i: int, record: StreamRecord, data: JsonObject, audio: _AudioRef | None) -> str:
     if not data["lanes"]:
         return '<p class="empty">No results to show on a timeline.</p>'
     note = ""
@@ -369,7 +375,7 @@ def _timeline_html(i: int, record: StreamRecord, data: dict[str, Any], audio: _A
     )
 
 
-def _section_html(i: int, record: StreamRecord, data: dict[str, Any], audio: _AudioRef | None = None) -> str:
+def _section_html(i: int, record: StreamRecord, data: JsonObject, audio: _AudioRef | None = None) -> str:
     outcome = record.outcome
     meta = [f"<span>Duration <b>{_esc(fmt_duration(record.duration))}</b></span>"]
     if record.info.method:
@@ -405,7 +411,7 @@ class _AudioRef:
 
 
 def _audio_refs(
-    streams: list[StreamRecord], store: Any, datas: list[dict[str, Any]]
+    streams: list[StreamRecord], store: AudioStore | None, datas: list[JsonObject]
 ) -> list[_AudioRef | None]:
     """One audio element per source (scan's two methods share one); waveforms into ``datas``."""
     refs: list[_AudioRef | None] = []
@@ -469,7 +475,9 @@ def _csp(refs: list[_AudioRef | None], style: str, script: str) -> str:
     return csp
 
 
-def render_html(streams: list[StreamRecord], partial_reason: str | None = None, audio: Any = None) -> str:
+def render_html(
+    streams: list[StreamRecord], partial_reason: str | None = None, audio: AudioStore | None = None
+) -> str:
     """The whole report for the collected streams (``partial_reason``: why it is partial;
     ``audio``: an :class:`bsstream.export.audio.AudioStore` with each source's captured audio)."""
     from bsstream import __version__
@@ -524,7 +532,7 @@ def render_html(streams: list[StreamRecord], partial_reason: str | None = None, 
 class HtmlExport(CollectingExport):
     """Sink writing the self-contained HTML report on ``close()``."""
 
-    audio: Any = None  # the run's AudioStore (bsstream.export.audio.attach_audio), if any
+    audio: AudioStore | None = None  # the run's AudioStore (bsstream.export.audio.attach_audio), if any
 
     def render(self) -> str:
         return render_html(self.streams, self.partial_reason, self.audio)

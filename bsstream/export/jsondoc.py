@@ -12,7 +12,7 @@ Per input, one object::
       "config": {...},             # the AudioConfig sent, as data
       "status": 0,                 # the input's exit status (null if the stream never ended)
       "error": null,               # the one-line error, when status != 0
-      "summary": {"tasks": [...], "verdict": {...} | null},   # render.summary.summary_to_dict
+      "summary": {"tasks": [...], "verdict": {...} | null},   # protocol.summary.summary_to_dict
       "results": [{...}, ...]      # every result message, as message_to_dict() (the --json lines)
     }
 
@@ -37,7 +37,7 @@ from bsstream.export.atomic import CollectingExport, StreamRecord
 from bsstream.protocol.jsonlines import methods_of
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import message_to_dict
-from bsstream.render.summary import summary_to_dict
+from bsstream.protocol.summary import summary_to_dict
 
 
 def _seconds(value: float | None) -> float | None:

@@ -1,6 +1,6 @@
 """``.jsonl`` export: exactly the ``--json`` stream, written to a file.
 
-The lines are written by the same :class:`~bsstream.render.jsonl.JsonLinesWriter` as stdout in
+The lines are written by the same :class:`~bsstream.protocol.jsonlines.JsonLinesWriter` as stdout in
 ``--json`` mode (the format is :mod:`bsstream.protocol.jsonlines`'s), so the file holds the same
 bytes: per input a ``{"stream":...}`` line, its result messages and events, a ``{"stats":...}``
 line with ``--stats``, and an ``{"end":...}`` line. Several inputs simply follow one another in
@@ -19,10 +19,10 @@ from pathlib import Path
 
 from bsstream.export.atomic import AtomicFile
 from bsstream.export.partial import Completeness, partial_path
+from bsstream.protocol.jsonlines import JsonLinesWriter
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
-from bsstream.render.jsonl import JsonLinesWriter
 
 
 class JsonlExport:

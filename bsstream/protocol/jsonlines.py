@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard, TypeVar
 
@@ -60,6 +60,7 @@ from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCA
 __all__ = [
     "EndLine",
     "EventLine",
+    "JsonLinesWriter",
     "MalformedLine",
     "MarkerLine",
     "PartialLine",
@@ -384,3 +385,38 @@ def decode_line(text: str) -> Record | None:
         except UnicodeEncodeError:
             raise MalformedLine("a string holds an invalid unicode escape (a lone surrogate)") from None
     return decode_object(data)
+
+
+class JsonLinesWriter:
+    """A Sink (without ``close``) writing the JSON lines through ``write(line)`` (no newline).
+
+    ``frame`` False leaves out the ``stream`` and ``end`` lines (``replay`` of a file written
+    before they existed, so it is written back as it was).
+    """
+
+    def __init__(self, write: Callable[[str], None], *, frame: bool = True) -> None:
+        self._write = write
+        self.frame = frame
+
+    def line(self, data: object) -> None:
+        self._write(dumps_line(data))
+
+    def begin(self, info: StreamInfo) -> None:
+        if self.frame:
+            self.line(stream_line(info))
+
+    def message(self, message: ResultMessage) -> None:
+        self.line(message_line(message))
+
+    def event(self, event: JsonObject) -> None:
+        self.line(event)
+
+    def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:
+        if outcome.stats is not None:
+            self.line(stats_line(info.source, outcome.stats))
+        if self.frame:
+            self.line(end_line(info, outcome))
+
+    def partial(self, reason: str) -> None:
+        """The last line of a partial file (see :func:`~bsstream.protocol.jsonlines.partial_line`)."""
+        self.line(partial_line(reason))

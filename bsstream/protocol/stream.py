@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bsstream.protocol.jsontypes import JsonObject
+from bsstream.protocol.methods import SCAN, Method
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.summary import Summary
 
-METHOD_ANALYZE = "StreamAudio"  # bsstream.engine.options.Method.ANALYZE's value
-METHOD_DEEPFAKE = "DeepfakeDetection"  # ... Method.DEEPFAKE's
-METHOD_SCAN = "scan"  # both, merged (bsstream scan)
+METHOD_ANALYZE = Method.ANALYZE.value
+METHOD_DEEPFAKE = Method.DEEPFAKE.value
+METHOD_SCAN = SCAN  # both, merged (bsstream scan)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,11 @@ each result weighs one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import Result, ResultMessage
 
 DEEPFAKE_TASK = "deepfake"
@@ -204,3 +206,45 @@ def summarize(messages: Iterable[ResultMessage]) -> Summary:
     for message in messages:
         builder.add(message)
     return builder.summary()
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    """Rounded for readable exports; None for a missing or non-finite value (strict JSON)."""
+    return None if value is None or not math.isfinite(value) else round(value, digits)
+
+
+def task_summary_to_dict(task: TaskSummary) -> JsonObject:
+    """One task's summary as JSON-ready data (strings as the service sent them); with split
+    also ``channel`` (0-based) and ``channel_name`` (when named)."""
+    out: JsonObject = {
+        "task": task.task,
+        "label": task.label,
+        "share": _round(task.share, 4),
+        "seconds": _round(task.seconds, 3),
+        "confidence": _round(task.confidence, 4),
+        "level": task.level,
+        "results": task.results,
+    }
+    if task.channel is not None:
+        out["channel"] = task.channel
+        if task.channel_name is not None:
+            out["channel_name"] = task.channel_name
+    return out
+
+
+def summary_to_dict(summary: Summary) -> JsonObject:
+    """The summary as JSON-ready data::
+
+        {"tasks": [{"task": "emotion", "label": "neutral", "share": 0.64, "seconds": 12.0,
+                    "confidence": 0.71, "level": "segment", "results": 6}, ...],
+         "verdict": {...the deepfake task's entry...} | null}
+
+    ``share`` is 0..1 (4 decimals), ``seconds`` 3 decimals, ``confidence`` 4 decimals or null.
+    With ``--channels split`` every entry has ``"channel"`` (and ``"channel_name"``), one per
+    task and channel, and ``verdict`` is null (each channel's deepfake entry is in ``tasks``).
+    """
+    verdict = summary.verdict
+    return {
+        "tasks": [task_summary_to_dict(t) for t in summary.tasks],
+        "verdict": None if verdict is None else task_summary_to_dict(verdict),
+    }

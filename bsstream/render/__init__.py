@@ -11,17 +11,18 @@ Layout:
 - ``live.py``    the thin rich ``Live`` loop around the view (``LiveSink``)
 - ``summary.py`` the summary as plain lines and as a JSON-ready dict (shared with exports)
 
-This module holds the small text helpers every renderer shares. It imports no rich, so the
-plain and JSON-lines paths stay light.
+This module holds the small helpers every renderer shares (the text helpers are
+:mod:`bsstream.display`'s, re-exported). It imports no rich, so the plain and JSON-lines
+paths stay light.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
-import unicodedata
 from typing import IO
+
+from bsstream.display import display_text, format_posterior, format_time, format_window
 
 __all__ = [
     "OutputClosed",
@@ -36,52 +37,6 @@ __all__ = [
 
 class OutputClosed(Exception):
     """The reader closed our output stream (``| head``): the CLI should end quietly."""
-
-
-# Bidirectional-text controls ("trojan source") are shown escaped like control characters;
-# other format characters (ZWJ in emoji sequences, soft hyphens) are left alone.
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}"
-
-
-def display_text(text: str) -> str:
-    """``text`` safe for one line on a terminal: control characters, lone surrogates, line and
-    paragraph separators and bidi controls become visible escapes (``\\x1b``, ``\\n``-style as
-    ``\\x0a``); everything else (any script, emoji) is kept as is.
-
-    Only for display: the JSON lines always carry strings exactly as the service sent them.
-    """
-    if text.isprintable():  # the common case: nothing to escape
-        return text
-    return "".join(
-        _escape(ch) if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _ESCAPED_CATEGORIES else ch
-        for ch in text
-    )
-
-
-def format_time(text: str, value: float | None) -> str:
-    """A wire time for display: ``2`` -> ``2.00``; unparseable text is shown as sent (escaped);
-    an empty time shows as ``?``."""
-    if value is not None and math.isfinite(value):
-        return f"{value:.2f}"
-    return display_text(text) if text.strip() else "?"
-
-
-def format_window(start_time: str, start: float | None, end_time: str, end: float | None) -> str:
-    """``0.00-2.00``: a result's time window for display."""
-    return f"{format_time(start_time, start)}-{format_time(end_time, end)}"
-
-
-def format_posterior(value: float | None) -> str | None:
-    """A posterior with two decimals (``0.70``), or None when missing or unparseable."""
-    return None if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
 def write_line(out: IO[str], line: str) -> None:

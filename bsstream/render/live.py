@@ -15,12 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, SummaryBuilder
@@ -29,7 +30,17 @@ from bsstream.render import display_text
 from bsstream.render.table import build_summary_table, build_table, verdict_lines
 from bsstream.render.view import LiveStatus, build_live_view
 
-__all__ = ["LiveSink"]
+__all__ = ["LevelReading", "LiveSink"]
+
+
+class LevelReading(Protocol):
+    """An input level as the status line shows it (``bsstream.audio.level.Level``), dBFS."""
+
+    @property
+    def rms(self) -> float: ...
+
+    @property
+    def peak(self) -> float: ...
 
 
 class _TimelineView:
@@ -108,7 +119,8 @@ class LiveSink:
         self._sent: float | None = None
         self._behind: float | None = None
         self._source = ""
-        self._meters: dict[str, Callable[[], Any]] = {}  # source -> its level now (live captures)
+        # source -> its level now (live captures)
+        self._meters: dict[str, Callable[[], LevelReading | None]] = {}
 
     # -- the Sink protocol -------------------------------------------------------------------
 
@@ -152,7 +164,7 @@ class LiveSink:
             if self._sent is not None and seconds > self._sent:
                 self._sent = seconds
 
-    def watch_level(self, source: str, reading: Callable[[], Any]) -> None:
+    def watch_level(self, source: str, reading: Callable[[], LevelReading | None]) -> None:
         """Show ``source``'s input level in the status line while it streams: ``reading()``
         gives the newest level (an object with ``rms`` and ``peak`` in dBFS, or None), asked at
         each refresh (a :class:`bsstream.audio.level.LevelMeter`'s ``reading``)."""
@@ -184,7 +196,7 @@ class LiveSink:
             realtime=self.realtime,
         )
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         pass  # reconnects and the like are reported on stderr by the session
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:

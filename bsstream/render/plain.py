@@ -20,8 +20,9 @@ are streamed; the channel (its ``--channel-names`` name, else ``ch0``, ``ch1``) 
 from __future__ import annotations
 
 import contextlib
-from typing import IO, Any
+from typing import IO
 
+from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import Result, ResultMessage
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, SummaryBuilder
@@ -109,7 +110,7 @@ class PlainSink:
         lane = _lane(message)
         write_line(self.out, "\n".join(lane + format_result(r, source=source) for r in shown))
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: JsonObject) -> None:
         pass
 
     def end(self, info: StreamInfo, outcome: StreamOutcome) -> None:

@@ -24,10 +24,8 @@ with its channel (``summary gender [agent] male 100% ...``; ``[ch0]`` without
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from bsstream.protocol.summary import Summary, TaskSummary
+from bsstream.display import format_share as share_text
+from bsstream.protocol.summary import Summary, TaskSummary, summary_to_dict
 from bsstream.render import display_text, format_posterior
 
 __all__ = [
@@ -42,7 +40,7 @@ __all__ = [
 
 def format_share(task: TaskSummary) -> str:
     """``64%``: the dominant label's share, as a whole percentage (``?%`` if not a number)."""
-    return f"{task.share * 100:.0f}%" if math.isfinite(task.share) else "?%"
+    return share_text(task.share)
 
 
 def summary_line(task: TaskSummary) -> str:
@@ -84,45 +82,3 @@ def verdict_lines(summary: Summary) -> list[str]:
 def summary_lines(summary: Summary) -> list[str]:
     """Every task's summary line, in the order tasks first appeared, then the verdict line(s)."""
     return [summary_line(t) for t in summary.tasks] + verdict_lines(summary)
-
-
-def _round(value: float | None, digits: int) -> float | None:
-    """Rounded for readable exports; None for a missing or non-finite value (strict JSON)."""
-    return None if value is None or not math.isfinite(value) else round(value, digits)
-
-
-def task_summary_to_dict(task: TaskSummary) -> dict[str, Any]:
-    """One task's summary as JSON-ready data (strings as the service sent them); with split
-    also ``channel`` (0-based) and ``channel_name`` (when named)."""
-    out: dict[str, Any] = {
-        "task": task.task,
-        "label": task.label,
-        "share": _round(task.share, 4),
-        "seconds": _round(task.seconds, 3),
-        "confidence": _round(task.confidence, 4),
-        "level": task.level,
-        "results": task.results,
-    }
-    if task.channel is not None:
-        out["channel"] = task.channel
-        if task.channel_name is not None:
-            out["channel_name"] = task.channel_name
-    return out
-
-
-def summary_to_dict(summary: Summary) -> dict[str, Any]:
-    """The summary as JSON-ready data::
-
-        {"tasks": [{"task": "emotion", "label": "neutral", "share": 0.64, "seconds": 12.0,
-                    "confidence": 0.71, "level": "segment", "results": 6}, ...],
-         "verdict": {...the deepfake task's entry...} | null}
-
-    ``share`` is 0..1 (4 decimals), ``seconds`` 3 decimals, ``confidence`` 4 decimals or null.
-    With ``--channels split`` every entry has ``"channel"`` (and ``"channel_name"``), one per
-    task and channel, and ``verdict`` is null (each channel's deepfake entry is in ``tasks``).
-    """
-    verdict = summary.verdict
-    return {
-        "tasks": [task_summary_to_dict(t) for t in summary.tasks],
-        "verdict": None if verdict is None else task_summary_to_dict(verdict),
-    }

@@ -102,13 +102,37 @@ def _results(n: int, short: bool) -> str:
 def status_text(status: LiveStatus, width: int) -> Text:
     """The status line, as long as ``width`` allows: the most telling wording that fits, then
     the same with fewer words, then cut with ``…``."""
+    variants = status_variants(status)
+    for parts in variants:
+        line = " · ".join(parts)
+        if cell_len(line) <= width:
+            return Text(line, style="bold")
+    return Text(fit(" · ".join(variants[-1]), width), style="bold")
+
+
+def status_variants(status: LiveStatus) -> list[list[str]]:
+    """The status line's wordings, longest first: full, compact, terse and tiny parts."""
     sent = status.sent
     waiting = sent is None or sent <= 0
     state = "waiting for audio" if waiting and status.results == 0 and sent is not None else "streaming"
+    behind = status.behind if status.realtime else None
+    full, compact = _long_wordings(status, state, behind)
+    terse, tiny = _short_wordings(status, state, compact, behind)
+    if status.level is not None:  # a live capture: its meter next, before what it has sent
+        meter = [level_meter(status.level, status.peak, words=w) for w in (2, 1, 0)]
+        full.insert(1, meter[0])
+        compact.insert(1, meter[0])
+        terse.insert(1 if state != "streaming" else 0, meter[1])
+        tiny.insert(1 if state != "streaming" else 0, meter[2])
+    return [full, compact, terse, tiny]
+
+
+def _long_wordings(status: LiveStatus, state: str, behind: float | None) -> tuple[list[str], list[str]]:
+    """The full and compact wordings: state, audio sent (of the length), results, clock, lag."""
+    sent = status.sent
     of = f" of {status.duration:.1f} s" if status.duration is not None and status.duration > 0 else ""
     slash = f"/{status.duration:.1f}" if of else ""
     clock = format_clock(status.elapsed)
-    behind = status.behind if status.realtime else None
     results = _results(status.results, False)
     full, compact = [state], [state]
     if sent is not None:
@@ -119,25 +143,22 @@ def status_text(status: LiveStatus, width: int) -> Text:
     if behind is not None:
         full.append(f"{behind:.1f} s behind live")
         compact.append(f"{behind:.1f} s behind live")
+    return full, compact
+
+
+def _short_wordings(
+    status: LiveStatus, state: str, compact: list[str], behind: float | None
+) -> tuple[list[str], list[str]]:
+    """The terse wording (without what the screen already says) and the tiny one."""
     terse = compact[1:] if state == "streaming" else list(compact)  # what the screen already says
     if behind is not None:
         terse[-1] = f"{behind:.1f} s behind"
+    results = _results(status.results, False)
     tiny = [p.replace("sent ", "") for p in terse]
     tiny = [_results(status.results, True) if p == results else p for p in tiny]
     if behind is not None:
         tiny[-1] = f"lag {behind:.1f} s"
-    if status.level is not None:  # a live capture: its meter next, before what it has sent
-        meter = [level_meter(status.level, status.peak, words=w) for w in (2, 1, 0)]
-        full.insert(1, meter[0])
-        compact.insert(1, meter[0])
-        terse.insert(1 if state != "streaming" else 0, meter[1])
-        tiny.insert(1 if state != "streaming" else 0, meter[2])
-    variants = [full, compact, terse, tiny]
-    for parts in variants:
-        line = " · ".join(parts)
-        if cell_len(line) <= width:
-            return Text(line, style="bold")
-    return Text(fit(" · ".join(variants[-1]), width), style="bold")
+    return terse, tiny
 
 
 def _tiles(timeline: Timeline, embeddings: bool, channel: str | None = None) -> list[tuple[str, Text, int]]:
