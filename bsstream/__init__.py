@@ -10,6 +10,12 @@ As a library (names load on first use, so ``import bsstream`` stays light)::
             print(result.start_time, result.end_time, result.task, result.final_label)
 
 ``bsstream.aio`` has the same functions as async iterators (grpc.aio, on your event loop).
+
+Runnable examples, in the repository's ``examples/`` (each is run by the test suite):
+
+- ``examples/live_capture.py``: your own live PCM chunks streamed with :func:`bsstream.stream`;
+- ``examples/asyncio_service.py``: many calls at once in one process with :mod:`bsstream.aio`;
+- ``examples/test_with_emulator.py``: testing your code against :class:`bsstream.Emulator`.
 """
 
 from __future__ import annotations

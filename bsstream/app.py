@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
 from bsstream.engine.options import Options
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.methods import Method
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import FanOut, Locked, NullSink, Sink, StreamInfo, StreamOutcome
 from bsstream.redact import safe_line, write_message
 from bsstream.settings import Credentials, Endpoint
@@ -69,7 +70,7 @@ class RunConfig:
     endpoint: Endpoint
     stream: Options = field(default_factory=Options)
     insecure: bool = False
-    ca_cert: Path | None = None
+    ca_cert: bytes | None = None  # --ca-cert's PEM, read and checked once by bsstream.cli
     local: bool = False
     json: bool = False
     stats: bool = False
@@ -274,24 +275,22 @@ class ErrorReporter(NullSink):
         stats = event.get("stats")
         if isinstance(stats, dict) and "channel" in event and self.stats_to_stderr:
             label = str(event.get("channel_name") or f"ch{event['channel']}")
-            self.say_stats(str(event.get("source", "")), stats, str(event.get("method", "")), label)
+            figures = Stats.from_json(stats)
+            self.say_stats(str(event.get("source", "")), figures, str(event.get("method", "")), label)
 
-    def say_stats(
-        self, source: str, s: Mapping[str, object], method: str, channel: str | None = None
-    ) -> None:
+    def say_stats(self, source: str, s: Stats, method: str, channel: str | None = None) -> None:
         """``stats call.wav [agent] (StreamAudio): audio 2.35 s, ...`` on stderr."""
-        rtf = s["real_time_factor"]
-        p50, p95 = s["latency_p50"], s["latency_p95"]
+        rtf = s.real_time_factor
         where = (f" [{channel}]" if channel else "") + (f" ({method})" if self.scan else "")
 
-        def secs(value: object) -> str:
+        def secs(value: float | None) -> str:
             return "-" if value is None else f"{value:.3f} s"
 
         self.messages.say(
-            f"stats {source}{where}: audio {s['audio_seconds']:.2f} s, "
-            f"wall {s['wall_seconds']:.2f} s, "
-            f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s['results']}, "
-            f"latency p50 {secs(p50)} p95 {secs(p95)}"
+            f"stats {source}{where}: audio {s.audio_seconds:.2f} s, "
+            f"wall {s.wall_seconds:.2f} s, "
+            f"real-time factor {'-' if rtf is None else f'{rtf:.3f}'}, results {s.results}, "
+            f"latency p50 {secs(s.latency_p50)} p95 {secs(s.latency_p95)}"
         )
 
 
@@ -593,13 +592,6 @@ def _progress_on_stderr(run: RunConfig, streams: Streams) -> bool:
     return progress_on_stderr(stdout, stderr, requested=run.progress, quiet=run.quiet)
 
 
-def _read_ca_cert(path: Path | None) -> bytes | None:
-    """--ca-cert's PEM bytes; unreadable or not a PEM certificate: a usage error (exit 2)."""
-    from bsstream.settings import load_ca_cert
-
-    return None if path is None else load_ca_cert(path)
-
-
 def _run_jobs(items: list[T], jobs: int, process: Callable[[T], None], stopped: Callable[[], bool]) -> None:
     """``process`` every item, ``jobs`` at a time, in order of start; stop starting new ones
     once ``stopped()`` (an interrupt, stdout closed). The main thread only waits (and so keeps
@@ -735,7 +727,7 @@ def _connect(state: RunState, stack: contextlib.ExitStack) -> None:
     from bsstream.transport import Transport
 
     run = state.run
-    ca_cert = _read_ca_cert(run.ca_cert)
+    ca_cert = run.ca_cert
     endpoint, insecure = run.endpoint, run.insecure
     if run.local:
         from bsstream.emulator.server import Emulator

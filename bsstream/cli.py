@@ -361,7 +361,7 @@ def _run_config(method: str, connection: ConnectionArgs, params: dict[str, objec
     if not inputs:
         ctx = click.get_current_context()
         raise click.UsageError("Missing argument 'INPUT...' (or --mic).", ctx=ctx)
-    credentials, problem, endpoint, _ = _connection_settings(connection, inputs=inputs)
+    credentials, problem, endpoint, pem = _connection_settings(connection, inputs=inputs)
     if credentials is None:
         assert problem is not None
         raise problem
@@ -373,7 +373,7 @@ def _run_config(method: str, connection: ConnectionArgs, params: dict[str, objec
         credentials=credentials,
         endpoint=endpoint,
         insecure=connection.insecure,
-        ca_cert=connection.ca_cert,
+        ca_cert=pem,
         local=connection.local,
         stream=_take(Options, params),
     )

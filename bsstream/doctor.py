@@ -15,6 +15,7 @@ from typing import IO
 
 from bsstream import netcheck
 from bsstream.netcheck import Finding
+from bsstream.protocol.methods import Method
 from bsstream.settings import Credentials, Endpoint
 from bsstream.status import ExitStatus, error_for_grpc
 
@@ -66,7 +67,7 @@ def check_stream(
     insecure: bool,
     ca_cert: bytes | None,
     timeout: float,
-    method: str = "StreamAudio",
+    method: str = Method.ANALYZE.value,
 ) -> Step:
     from bsstream.protocol.messages import BYTES_PER_SECOND, build_config, request_messages
     from bsstream.transport import CallFailed, Transport

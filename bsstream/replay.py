@@ -46,6 +46,7 @@ from bsstream.protocol.jsonlines import (
 )
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import (
     METHOD_ANALYZE,
     METHOD_DEEPFAKE,
@@ -123,6 +124,9 @@ class ReplayGroup:
             return replace(self.info, source=self.source, method=self.method)
         return StreamInfo(source=self.source, method=self.method)
 
+    def _stats(self) -> Stats | None:
+        return None if self.stats is None else Stats.from_json(self.stats)
+
     def outcome(self) -> StreamOutcome:
         """Its outcome: from the end line when there is one (status, audio sent, error)."""
         messages = self.messages
@@ -136,7 +140,7 @@ class ReplayGroup:
                 audio_seconds=max(last, 0.0),
                 messages=len(messages),
                 results=results,
-                stats=self.stats,
+                stats=self._stats(),
             )
         return StreamOutcome(
             status=self.end.status,
@@ -145,7 +149,7 @@ class ReplayGroup:
             messages=len(messages),
             results=self.end.results if self.end.results is not None else results,
             error=self.end.error,
-            stats=self.stats,
+            stats=self._stats(),
         )
 
 

@@ -31,6 +31,7 @@ from bsstream.export.jsonl import JsonlExport
 from bsstream.export.partial import partial_path
 from bsstream.export.subtitles import SrtExport, SubtitleOptions, VttExport
 from bsstream.protocol.results import Prediction, Result, ResultMessage, message_from_dict, message_to_dict
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import METHOD_ANALYZE, Sink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
 from bsstream.status import ExitStatus, UsageError
@@ -103,7 +104,7 @@ def drive(sink: Sink, groups: Iterable[tuple[str, list[Item]]], *, close: bool =
             summary=summarize(messages),
             messages=len(messages),
             results=sum(len(m.results) for m in messages),
-            stats=stats,
+            stats=None if stats is None else Stats.from_json(stats),
             **OUTCOMES[source],
         )
         sink.end(info, outcome)

@@ -49,6 +49,7 @@ from bsstream.protocol.jsonlines import (
     stream_line,
 )
 from bsstream.protocol.results import Prediction, Result, ResultMessage
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from tests.clirun import bsstream, child_environ
 from tests.conftest import write_wav
@@ -241,7 +242,7 @@ def test_every_line_type_round_trips() -> None:
     ]
     end = decode_line(dumps_line(end_line(INFO, OUTCOME)))
     assert end == EndLine("calls/a.wav", "scan", 143, 4.0, 7, None, True)
-    stats = decode_line(dumps_line(stats_line("a.wav", {"results": 3}, "StreamAudio")))
+    stats = decode_line(dumps_line(stats_line("a.wav", Stats.from_json({"results": 3}), "StreamAudio")))
     assert isinstance(stats, StatsLine) and (stats.stats, stats.method) == ({"results": 3}, "StreamAudio")
     assert decode_line(dumps_line(partial_line("interrupted (Ctrl-C)"))) == PartialLine(
         "interrupted (Ctrl-C)"

@@ -12,6 +12,7 @@ from bsstream.batch.failon import parse_fail_ons
 from bsstream.batch.inputs import Input
 from bsstream.batch.outdir import OutputDirSink, is_done, is_marker, marker, output_path, read_marker
 from bsstream.protocol.results import Prediction, Result, ResultMessage
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import FanOut, Sink, StreamInfo, StreamOutcome
 from bsstream.render.jsonl import JsonlSink
 
@@ -108,7 +109,7 @@ def test_success_writes_the_json_stream_then_the_marker(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "dir" / "a.wav.jsonl"
     sink = OutputDirSink(path)
     expected = io.StringIO()
-    outcome = StreamOutcome(status=0, results=4, stats={"audio_seconds": 2.0})
+    outcome = StreamOutcome(status=0, results=4, stats=Stats.from_json({"audio_seconds": 2.0}))
     feed(FanOut([sink, JsonlSink(expected)]), None)
     assert not path.exists()  # nothing under the final name while streaming
     temps = list(path.parent.iterdir())

@@ -10,6 +10,7 @@ import pytest
 
 from bsstream import __version__
 from bsstream.protocol.results import message_from_dict, message_to_dict
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
 from bsstream.render import OutputClosed
@@ -85,7 +86,9 @@ def test_events_and_stats() -> None:
     sink.begin(INFO)
     sink.event({"event": "reconnect", "attempt": 1, "offset": 12.5})
     sink.end(INFO, StreamOutcome(status=0))  # no stats: only the end line
-    sink.end(INFO, StreamOutcome(status=130, audio_seconds=4.25, stats={"rtf": 0.5, "chunks": 3}))
+    sink.end(
+        INFO, StreamOutcome(status=130, audio_seconds=4.25, stats=Stats.from_json({"rtf": 0.5, "chunks": 3}))
+    )
     end = '"method":"StreamAudio","status":{},"audio_seconds":{},"results":0,"error":null,"emulated":false'
     assert out.getvalue().splitlines() == [
         STREAM_LINE,

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from bsstream.protocol.jsonlines import EventLine, decode_line
 from bsstream.protocol.results import ResultMessage
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import NullSink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import summarize
 from bsstream.render.jsonl import JsonlSink
@@ -43,7 +44,7 @@ def live_run(sink: object, runs: list[tuple[str, list[ResultMessage], list[dict]
             summary=summarize(messages),
             messages=len(messages),
             results=sum(len(m.results) for m in messages),
-            stats=stats,
+            stats=None if stats is None else Stats.from_json(stats),
         )
         sink.end(info, outcome)  # type: ignore[attr-defined]
     sink.close()  # type: ignore[attr-defined]

@@ -8,11 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from bsstream.protocol.messages import BYTES_PER_SECOND
-
-MIN_CHUNK_MS = 100
-MAX_CHUNK_MS = 500
-DEFAULT_CHUNK_MS = 250
+from bsstream.audio.format import BYTES_PER_SECOND
+from bsstream.audio.format import DEFAULT_CHUNK_MS as DEFAULT_CHUNK_MS
+from bsstream.audio.format import MAX_CHUNK_MS as MAX_CHUNK_MS
+from bsstream.audio.format import MIN_CHUNK_MS as MIN_CHUNK_MS
 
 
 def chunk_bytes_for(chunk_ms: int) -> int:

@@ -1,4 +1,4 @@
-"""Any input (a path or ``-`` for stdin) -> a stream of PCM signed 16-bit LE, 16 kHz, mono.
+"""An input (a path or ``-`` for stdin) -> a stream of PCM signed 16-bit LE, 16 kHz, mono.
 
 Which decoder handles what (decided by sniffing the first bytes, never by the file name):
 
@@ -292,7 +292,7 @@ class _NativeSource(PcmSource):
 
 class _ResampledSource(PcmSource):
     """An uncompressed WAV file converted in-process (:mod:`bsstream.audio.resample`): read in
-    blocks of about a second, downmixed with numpy, resampled by libsoxr. Flat memory; the
+    blocks of two seconds (the first one second), downmixed with numpy, resampled by libsoxr. Flat memory; the
     first block is out after one read."""
 
     path = "soxr"
@@ -312,9 +312,12 @@ class _ResampledSource(PcmSource):
         view = memoryview(buf)
         remaining = self._limit
         produced = 0
+        # the first read is half a block (a second of audio): the first chunk goes out sooner
+        step = max(converter.block_align, len(buf) // 2 // converter.block_align * converter.block_align)
         try:
             while remaining > 0 and not self.closed:
-                want = min(len(buf), remaining)
+                want = min(step, remaining)
+                step = len(buf)
                 with self._lock:
                     if self.closed:
                         return
@@ -331,15 +334,13 @@ class _ResampledSource(PcmSource):
                     break
                 remaining -= got
                 data = converter.feed(view[:got])
-                if data:
-                    produced += len(data)
-                    yield data
+                produced += len(data)
+                yield from _at_most_block(data)  # the resampler may give a little more at times
             if self.closed:
                 return
             tail = converter.flush()
-            if tail:
-                produced += len(tail)
-                yield tail
+            produced += len(tail)
+            yield from _at_most_block(tail)
             if produced == 0:
                 raise _err(self.name, "contains no audio samples", "give a recording with sound")
         finally:
@@ -355,6 +356,12 @@ class _ResampledSource(PcmSource):
                 self._stream.close()
             finally:
                 self._lock.release()
+
+
+def _at_most_block(data: bytes) -> Iterator[bytes]:
+    """``data`` in pieces of at most BLOCK_BYTES (itself when it fits; nothing when empty)."""
+    for start in range(0, len(data), BLOCK_BYTES):
+        yield data[start : start + BLOCK_BYTES]
 
 
 class _FfmpegSource(PcmSource):
@@ -452,29 +459,8 @@ def open_input(
     is set. UsageError for stdin that is a terminal.
     """
     if spec == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        fd = _fileno(stream)
-        if fd is not None:
-            check_stdin(stream)
-            _wait_readable(fd, "stdin", wait, cancel)
-            if stream is getattr(sys.stdin, "buffer", None):
-                # read the descriptor unbuffered: a daemon thread blocked in a read of the
-                # buffered sys.stdin at exit would make the interpreter abort (_enter_buffered_busy)
-                raw = io.FileIO(os.dup(fd), "rb")
-                return _ends_on(_open_stream("stdin", raw, owns=True), cancel)  # type: ignore[arg-type]
-        return _ends_on(_open_stream("stdin", stream, owns=False), cancel)
-    if not spec:
-        raise _err("input", "empty path", "give an audio file path or - for stdin")
-    try:
-        st = os.stat(spec)
-    except FileNotFoundError:
-        raise _err(spec, "no such file", "check the path") from None
-    except PermissionError:
-        raise _err(spec, "permission denied", "check the file and folder permissions") from None
-    except OSError as exc:
-        raise _err(spec, f"cannot access ({exc.strerror or exc})", "check the path") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise _err(spec, "is a directory", "give an audio file, not a folder")
+        return _open_stdin(stdin, wait, cancel)
+    st = _stat_input(spec)
     if stat.S_ISFIFO(st.st_mode):
         return _ends_on(_open_stream(spec, _open_fifo(spec, wait, cancel), owns=True), cancel)
     try:
@@ -493,6 +479,38 @@ def open_input(
         raise
 
 
+def _open_stdin(stdin: BinaryIO | None, wait: float | None, cancel: threading.Event | None) -> PcmSource:
+    """``-``: ``stdin`` (default ``sys.stdin.buffer``), a pipe waited on for its first byte."""
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    fd = _fileno(stream)
+    if fd is not None:
+        check_stdin(stream)
+        _wait_readable(fd, "stdin", wait, cancel)
+        if stream is getattr(sys.stdin, "buffer", None):
+            # read the descriptor unbuffered: a daemon thread blocked in a read of the
+            # buffered sys.stdin at exit would make the interpreter abort (_enter_buffered_busy)
+            raw = io.FileIO(os.dup(fd), "rb")
+            return _ends_on(_open_stream("stdin", raw, owns=True), cancel)  # type: ignore[arg-type]
+    return _ends_on(_open_stream("stdin", stream, owns=False), cancel)
+
+
+def _stat_input(spec: str) -> os.stat_result:
+    """What ``spec`` is; InputError when it is empty, missing, not accessible or a directory."""
+    if not spec:
+        raise _err("input", "empty path", "give an audio file path or - for stdin")
+    try:
+        st = os.stat(spec)
+    except FileNotFoundError:
+        raise _err(spec, "no such file", "check the path") from None
+    except PermissionError:
+        raise _err(spec, "permission denied", "check the file and folder permissions") from None
+    except OSError as exc:
+        raise _err(spec, f"cannot access ({exc.strerror or exc})", "check the path") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _err(spec, "is a directory", "give an audio file, not a folder")
+    return st
+
+
 def check_stdin(stream: BinaryIO) -> None:
     """UsageError when ``stream`` (stdin) is a terminal: audio has to be piped in."""
     fd = _fileno(stream)
@@ -500,9 +518,9 @@ def check_stdin(stream: BinaryIO) -> None:
         raise UsageError(STDIN_IS_A_TERMINAL)
 
 
-def _fileno(stream: Any) -> int | None:
+def _fileno(stream: object) -> int | None:
     try:
-        fd = stream.fileno()
+        fd = stream.fileno()  # type: ignore[attr-defined]
     except (AttributeError, OSError, ValueError):  # BytesIO, a closed or detached stream
         return None
     return fd if isinstance(fd, int) and fd >= 0 else None
@@ -702,6 +720,8 @@ def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
         raise _err(name, "stdin is empty" if name == "stdin" else "input is empty", "pipe audio into it")
     prefix = head
     fed: tuple[_CountingReader, wav.WavHeader] | None = None
+    input_options: list[str] = []  # ffmpeg's options before -i (none: it probes the stream)
+    feed_limit: int | None = None
     if wav.starts_like_wav(head):
         try:
             header = wav.read_header(lambda n: wav.read_upto(read, n), prefix=head, keep=True)
@@ -723,29 +743,26 @@ def _open_stream(name: str, stream: BinaryIO, *, owns: bool) -> PcmSource:
             stream = counter  # type: ignore[assignment]
             # We know the samples' layout: hand ffmpeg the bare samples. Its own WAV demuxer
             # would wait on a pipe for the whole declared length (or 64 KiB) before decoding.
-            options: dict[str, Any] = {
-                "input_options": [
-                    "-f",
-                    raw_format,
-                    "-ar",
-                    str(header.sample_rate),
-                    "-ac",
-                    str(header.channels),
-                ],
-                "feed_limit": limit,
-            }
+            input_options = ["-f", raw_format, "-ar", str(header.sample_rate), "-ac", str(header.channels)]
+            feed_limit = limit
             prefix = b""
         else:
             # a codec in a WAV: its header is replayed; naming the format lets ffmpeg skip
             # probing, which would wait for 24-32 KB of live input before the first output
-            options = {"input_options": ["-f", "wav"]}
+            input_options = ["-f", "wav"]
             prefix = header.header_bytes
     else:
         duration = None
-        options = {}
     try:
         pipe = _start_ffmpeg(
-            name, "pipe:0", feed=stream, prefix=prefix, close_feed=owns, live=True, **options
+            name,
+            "pipe:0",
+            feed=stream,
+            prefix=prefix,
+            close_feed=owns,
+            live=True,
+            input_options=input_options,
+            feed_limit=feed_limit,
         )
     except InputError:
         if owns:

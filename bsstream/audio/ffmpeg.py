@@ -36,13 +36,12 @@ import shutil
 import subprocess
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
+from bsstream.audio.format import BYTES_PER_SECOND, SAMPLE_RATE
 from bsstream.audio.sniff import HEAD_BYTES, Sniffed, sniff
-from bsstream.protocol.messages import BYTES_PER_SECOND, SAMPLE_RATE
 
 try:
     import fcntl
@@ -66,15 +65,6 @@ _ERRORISH = re.compile(
     re.IGNORECASE,
 )
 _GENERIC = re.compile(r"^(Error opening input files?|Error opening output files?|Conversion failed)", re.I)
-
-
-def import_pydub() -> Any:
-    """``pydub.AudioSegment``, imported quietly (pydub warns at import when ffmpeg is not on PATH,
-    and its audioop import is deprecated on 3.11/3.12)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pydub import AudioSegment
-    return AudioSegment
 
 
 class FfmpegStartError(OSError):
@@ -244,6 +234,16 @@ def classify(facts: Facts) -> Failure:
     detail = f" (ffmpeg: {facts.detail})" if facts.detail else ""
     sniffed: Sniffed | None = sniff(facts.head) if facts.head and not facts.given_format else None
     what = facts.given_format or (sniffed.name if sniffed is not None and sniffed.media else None)
+    early = _without_probe(facts, what, sniffed, detail)
+    if early is not None:
+        return early
+    probe = facts.probe() if what is not None else Probe(None, None, None)
+    return _from_probe(probe, what, facts.returncode, detail)
+
+
+def _without_probe(facts: Facts, what: str | None, sniffed: Sniffed | None, detail: str) -> Failure | None:
+    """What the facts tell without a probe: audio came out, ffmpeg did not end on its own, or
+    the first bytes are no audio or video format."""
     if facts.audio_bytes > 0:
         seconds = facts.audio_bytes / BYTES_PER_SECOND
         return Failure(
@@ -262,7 +262,11 @@ def classify(facts: Facts) -> Failure:
             else "no audio or video format found in its first bytes"
         )
         return Failure("not-audio", f"not an audio file ({kind_of})", WHAT_WORKS)
-    probe = facts.probe() if what is not None else Probe(None, None, None)
+    return None
+
+
+def _from_probe(probe: Probe, what: str | None, rc: int | None, detail: str) -> Failure:
+    """What the probes of a container tell: no audio track, unreadable, no decoder, undecodable."""
     if probe.has_audio is False and probe.opens is True:
         return Failure(
             "no-audio-track",
@@ -377,11 +381,8 @@ class FfmpegPipe:
         self._close_lock = threading.Lock()
         self._closed = False
         self._exe = ffmpeg_exe()
-        kwargs: dict[str, Any] = {}
-        if os.name == "posix":
-            kwargs["start_new_session"] = True
-        else:  # pragma: no cover - windows
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        posix = os.name == "posix"  # ffmpeg in its own process group (a new session on POSIX)
+        group = 0 if posix else getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         try:
             self._proc = subprocess.Popen(
                 decode_command(
@@ -391,7 +392,8 @@ class FfmpegPipe:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 bufsize=0,
-                **kwargs,
+                start_new_session=posix,
+                creationflags=group,
             )
         except OSError as exc:
             raise FfmpegStartError(str(exc)) from exc

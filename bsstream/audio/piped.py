@@ -14,8 +14,8 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from bsstream.audio import decode, wav
 from bsstream.audio.device import explain_open_failure, is_device, parse_device
@@ -46,27 +46,52 @@ def open_source(
     if is_device(spec):
         return _open_device(spec, cancel, keep_channels, capture_seconds)
     if is_url(spec):
-        body = open_url(spec, timeout=wait or DEFAULT_URL_TIMEOUT)
-        try:
-            inner = _stream_source(body.name, body, raw=raw, keep_channels=keep_channels, cancel=cancel)  # type: ignore[arg-type]
-        except BsError:
-            if body.error is not None:
-                raise body.error from None
-            raise
-        return _BodyChecked(inner, body)
+        return _open_url(spec, wait, cancel, raw, keep_channels)
     if raw is None and not keep_channels:
         return decode.open_input(spec, stdin=stdin, wait=wait, cancel=cancel)
     if spec == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        fd = decode._fileno(stream)
-        owns = False
-        if fd is not None:
-            decode.check_stdin(stream)
-            decode._wait_readable(fd, "stdin", wait, cancel)
-            if stream is getattr(sys.stdin, "buffer", None):
-                stream = io.FileIO(os.dup(fd), "rb")  # type: ignore[assignment]
-                owns = True
-        return _stream_source("stdin", stream, raw=raw, keep_channels=keep_channels, cancel=cancel, owns=owns)
+        return _open_stdin(stdin, wait, cancel, raw, keep_channels)
+    return _open_path(spec, wait, cancel, raw, keep_channels)
+
+
+def _open_url(
+    spec: str, wait: float | None, cancel: threading.Event | None, raw: RawFormat | None, keep_channels: bool
+) -> decode.PcmSource:
+    """An http(s) URL, downloaded as it is decoded; the download's failure wins over the decoder's."""
+    body = open_url(spec, timeout=wait or DEFAULT_URL_TIMEOUT)
+    try:
+        inner = _stream_source(body.name, body, raw=raw, keep_channels=keep_channels, cancel=cancel)  # type: ignore[arg-type]
+    except BsError:
+        if body.error is not None:
+            raise body.error from None
+        raise
+    return _BodyChecked(inner, body)
+
+
+def _open_stdin(
+    stdin: BinaryIO | None,
+    wait: float | None,
+    cancel: threading.Event | None,
+    raw: RawFormat | None,
+    keep_channels: bool,
+) -> decode.PcmSource:
+    """stdin with --raw or --channels split: waited on for its first byte, then streamed."""
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    fd = decode._fileno(stream)
+    owns = False
+    if fd is not None:
+        decode.check_stdin(stream)
+        decode._wait_readable(fd, "stdin", wait, cancel)
+        if stream is getattr(sys.stdin, "buffer", None):
+            stream = io.FileIO(os.dup(fd), "rb")  # type: ignore[assignment]
+            owns = True
+    return _stream_source("stdin", stream, raw=raw, keep_channels=keep_channels, cancel=cancel, owns=owns)
+
+
+def _open_path(
+    spec: str, wait: float | None, cancel: threading.Event | None, raw: RawFormat | None, keep_channels: bool
+) -> decode.PcmSource:
+    """A file, FIFO or device path with --raw or --channels split."""
     st = _stat(spec)
     if stat.S_ISFIFO(st.st_mode):
         fifo = decode._open_fifo(spec, wait, cancel)
@@ -196,7 +221,7 @@ class _BodyChecked(decode.PcmSource):
         self._inner = inner
         self._body = body
 
-    def listen(self, listener: Any) -> None:
+    def listen(self, listener: Callable[[str], None]) -> None:
         self._inner.listen(listener)
 
     def _blocks(self) -> Iterator[bytes]:

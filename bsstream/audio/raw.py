@@ -76,6 +76,28 @@ def parse_raw(spec: str, *, sample_rate: int | None = None, channels: int | None
     """``FORMAT[:RATE[:CHANNELS]]`` (``--sample-rate`` and ``--raw-channels`` may give RATE and
     CHANNELS instead) -> RawFormat. UsageError for an unknown format, a missing rate for a
     format without a default, a rate or channel count out of range, or both ways of giving one."""
+    fmt, rate, count = _split(spec)
+    rate = _once(
+        rate, sample_rate, f"--raw {spec!r} and --sample-rate {sample_rate} disagree: give the rate once"
+    )
+    count = _once(
+        count, channels, f"--raw {spec!r} and --raw-channels {channels} disagree: give the channels once"
+    )
+    rate = rate if rate is not None else DEFAULT_RATES.get(fmt)
+    if rate is None:
+        raise UsageError(
+            f"--raw {fmt} needs the sample rate: --raw {fmt}:RATE (e.g. {fmt}:16000) or --sample-rate RATE"
+        )
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UsageError(f"--raw: sample rate {rate} is out of range ({MIN_RATE}-{MAX_RATE} Hz)")
+    count = count if count is not None else 1
+    if not 1 <= count <= MAX_CHANNELS:
+        raise UsageError(f"--raw: {count} channels is out of range (1-{MAX_CHANNELS})")
+    return RawFormat(fmt, rate, count)
+
+
+def _split(spec: str) -> tuple[str, int | None, int | None]:
+    """FORMAT (aliases resolved), RATE and CHANNELS as the spec gives them (None: not given)."""
     parts = spec.strip().split(":")
     if len(parts) > 3 or not parts[0]:
         raise UsageError(f"--raw {spec!r}: expected FORMAT[:RATE[:CHANNELS]], e.g. --raw mulaw:8000:1")
@@ -85,20 +107,14 @@ def parse_raw(spec: str, *, sample_rate: int | None = None, channels: int | None
         raise UsageError(
             f"--raw {spec!r}: unknown format {parts[0]!r} (choose from {', '.join(RAW_FORMATS)})"
         )
-    rate = _number(parts[1], "RATE", spec) if len(parts) > 1 and parts[1].strip() else None
-    count = _number(parts[2], "CHANNELS", spec) if len(parts) > 2 and parts[2].strip() else None
-    if rate is not None and sample_rate is not None and rate != sample_rate:
-        raise UsageError(f"--raw {spec!r} and --sample-rate {sample_rate} disagree: give the rate once")
-    if count is not None and channels is not None and count != channels:
-        raise UsageError(f"--raw {spec!r} and --raw-channels {channels} disagree: give the channels once")
-    rate = rate if rate is not None else sample_rate if sample_rate is not None else DEFAULT_RATES.get(fmt)
-    if rate is None:
-        raise UsageError(
-            f"--raw {fmt} needs the sample rate: --raw {fmt}:RATE (e.g. {fmt}:16000) or --sample-rate RATE"
-        )
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise UsageError(f"--raw: sample rate {rate} is out of range ({MIN_RATE}-{MAX_RATE} Hz)")
-    count = count if count is not None else channels if channels is not None else 1
-    if not 1 <= count <= MAX_CHANNELS:
-        raise UsageError(f"--raw: {count} channels is out of range (1-{MAX_CHANNELS})")
-    return RawFormat(fmt, rate, count)
+    parts += [""] * (3 - len(parts))
+    rate = _number(parts[1], "RATE", spec) if parts[1].strip() else None
+    count = _number(parts[2], "CHANNELS", spec) if parts[2].strip() else None
+    return fmt, rate, count
+
+
+def _once(in_spec: int | None, option: int | None, disagree: str) -> int | None:
+    """A value given in the spec or by its own option (both: they must agree)."""
+    if in_spec is not None and option is not None and in_spec != option:
+        raise UsageError(disagree)
+    return in_spec if in_spec is not None else option

@@ -1,8 +1,8 @@
 """Uncompressed WAV samples -> PCM16 16 kHz mono, in-process, one block at a time.
 
 The PCM WAV path of :mod:`bsstream.audio.decode`: instead of an ffmpeg process whose output
-reaches Python through a pipe, the samples are read from the file in blocks of about a
-second, converted and downmixed with numpy and resampled by libsoxr's streaming resampler
+reaches Python through a pipe, the samples are read from the file in blocks of two seconds
+(the first one second), converted and downmixed with numpy and resampled by libsoxr's streaming resampler
 (python-soxr ``ResampleStream``, quality HQ: the same library and precision ffmpeg's
 ``aresample=resampler=soxr`` uses). Memory is one block whatever the file's length.
 
@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bsstream.audio import wav
-from bsstream.protocol.messages import SAMPLE_RATE
+from bsstream.audio.format import SAMPLE_RATE
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import soxr
 
-BLOCK_SECONDS = 1.0  # input read per step
+BLOCK_SECONDS = 2.0  # input read per step; against 1 s: the 20-min WAV streams ~15% faster (half
+# the blocks through the engine's read-ahead), ~1.5 MiB more at peak
 MAX_CHANNELS = 2  # more: ffmpeg (layout-aware downmix)
 QUALITY = "HQ"  # soxr's 20-bit precision; ffmpeg's soxr default precision is 20 too
 
@@ -35,7 +38,7 @@ _INT_BITS = (8, 16, 24, 32)
 _FLOAT_BITS = (32, 64)
 
 
-def import_numpy() -> Any:
+def import_numpy() -> ModuleType:
     """numpy, imported with its OpenBLAS limited to one thread.
 
     At import OpenBLAS starts a thread per core that spins for a while: about 50 ms of CPU
@@ -90,7 +93,7 @@ class Converter:
         self.is_float = header.format_tag == wav.WAVE_FORMAT_IEEE_FLOAT
         self.block_align = header.block_align
         self.frames_per_block = max(1, round(self.rate * BLOCK_SECONDS))
-        self._stream: Any = None
+        self._stream: soxr.ResampleStream | None = None
         if self.rate != SAMPLE_RATE:
             import soxr
 
@@ -142,6 +145,13 @@ class Converter:
         return out  # type: ignore[no-any-return]
 
     def _mono(self, data: bytes | bytearray | memoryview) -> npt.NDArray[np.float32]:
+        if self.channels == 2 and self.bits == 16 and not self.is_float:
+            # the usual stereo WAV: summed straight into float32 (no stereo float32 copy)
+            np = self._np
+            pairs = np.frombuffer(data, dtype="<i2").reshape(-1, 2)
+            mono = np.add(pairs[:, 0], pairs[:, 1], dtype=np.float32)
+            mono *= 0.5
+            return mono  # type: ignore[no-any-return]
         samples = self._samples(data)
         if self.channels == 1:
             return samples

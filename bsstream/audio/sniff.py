@@ -39,50 +39,72 @@ def _media(name: str) -> Sniffed:
 
 
 def _containers(h: bytes) -> Sniffed | None:
-    if h[:4] in (b"RIFF", b"RF64", b"BW64") and h[8:12] == b"WAVE":
-        return _media("WAV")
-    if h[:4] == b"RIFF" and h[8:12] == b"AVI ":
-        return _media("AVI")
-    if h[:4] == b"FORM" and h[8:12] in (b"AIFF", b"AIFC"):
-        return _media("AIFF")
+    """A container or stream format by its signature, in this order: RIFF/IFF forms, the first
+    bytes, ISO media boxes, more first bytes, an MPEG transport stream's sync bytes."""
+    for check in (_forms, _early_magic, _iso_media, _late_magic, _transport_stream):
+        found = check(h)
+        if found is not None:
+            return _media(found)
+    return None
+
+
+# (first four bytes, form types at bytes 8-12, name)
+_FORMS = (
+    ((b"RIFF", b"RF64", b"BW64"), (b"WAVE",), "WAV"),
+    ((b"RIFF",), (b"AVI ",), "AVI"),
+    ((b"FORM",), (b"AIFF", b"AIFC"), "AIFF"),
+)
+
+
+def _forms(h: bytes) -> str | None:
+    return next((name for heads, forms, name in _FORMS if h[:4] in heads and h[8:12] in forms), None)
+
+
+def _early_magic(h: bytes) -> str | None:
     if h[:4] == b"fLaC":
-        return _media("FLAC")
+        return "FLAC"
     if h[:4] == b"OggS":
-        return _media(_ogg_name(h))
+        return _ogg_name(h)
     if h[:3] == b"ID3":
-        return _media("MP3")  # an ID3v2 tag: almost always MP3 follows
+        return "MP3"  # an ID3v2 tag: almost always MP3 follows
+    return None
+
+
+def _iso_media(h: bytes) -> str | None:
+    """MP4 and its kin by the ``ftyp`` brand; QuickTime by a first box without one."""
     if h[4:8] == b"ftyp":
         brand = h[8:12]
         if brand in (b"M4A ", b"M4B ", b"M4P "):
-            return _media("M4A")
+            return "M4A"
         if brand == b"qt  ":
-            return _media("QuickTime")
-        if brand.startswith(b"3g"):
-            return _media("3GP")
-        return _media("MP4")
+            return "QuickTime"
+        return "3GP" if brand.startswith(b"3g") else "MP4"
     if h[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip") and len(h) >= 8:
-        return _media("QuickTime")
-    if h[:4] == b"\x1a\x45\xdf\xa3":
-        return _media("WebM" if b"webm" in h[:64] else "Matroska")
-    if h[:8] == b"\x30\x26\xb2\x75\x8e\x66\xcf\x11":
-        return _media("ASF/WMA")
-    if h[:3] == b"FLV":
-        return _media("FLV")
-    if h[:5] == b"#!AMR":
-        return _media("AMR")
-    if h[:4] == b"caff":
-        return _media("CAF")
-    if h[:4] == b".snd":
-        return _media("AU")
-    if h[:4] == b"MAC ":
-        return _media("Monkey's Audio")
-    if h[:4] == b"wvpk":
-        return _media("WavPack")
-    if h[:4] == b"\x00\x00\x01\xba":
-        return _media("MPEG program stream")
-    if len(h) > 376 and h[0] == h[188] == h[376] == 0x47:
-        return _media("MPEG transport stream")
+        return "QuickTime"
     return None
+
+
+# first bytes -> name, checked after the ISO media boxes
+_LATE_MAGIC = (
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "ASF/WMA"),
+    (b"FLV", "FLV"),
+    (b"#!AMR", "AMR"),
+    (b"caff", "CAF"),
+    (b".snd", "AU"),
+    (b"MAC ", "Monkey's Audio"),
+    (b"wvpk", "WavPack"),
+    (b"\x00\x00\x01\xba", "MPEG program stream"),
+)
+
+
+def _late_magic(h: bytes) -> str | None:
+    if h[:4] == b"\x1a\x45\xdf\xa3":
+        return "WebM" if b"webm" in h[:64] else "Matroska"
+    return next((name for magic, name in _LATE_MAGIC if h.startswith(magic)), None)
+
+
+def _transport_stream(h: bytes) -> str | None:
+    return "MPEG transport stream" if len(h) > 376 and h[0] == h[188] == h[376] == 0x47 else None
 
 
 def _ogg_name(h: bytes) -> str:
@@ -116,16 +138,24 @@ def _mpeg_frame(h: bytes, at: int) -> tuple[str, int, bytes] | None:
     b = h[at : at + 7]
     if len(b) < 4 or b[0] != 0xFF or b[1] & 0xE0 != 0xE0:
         return None
+    if (b[1] >> 1) & 3 == 0:  # ADTS: a 12-bit sync, MPEG-4/2 id, layer 00
+        return _adts_frame(b)
+    return _mpeg_audio_frame(b)
+
+
+def _adts_frame(b: bytes) -> tuple[str, int, bytes] | None:
+    if b[1] & 0xF0 != 0xF0 or len(b) < 7 or (b[2] >> 2) & 0xF >= _ADTS_RATES:
+        return None
+    length = ((b[3] & 3) << 11) | (b[4] << 3) | (b[5] >> 5)
+    return ("AAC", length, bytes([b[1], b[2] & 0xFC])) if length >= 7 else None
+
+
+def _mpeg_audio_frame(b: bytes) -> tuple[str, int, bytes] | None:
+    """An MPEG audio (layer 1-3) frame header."""
     version = (b[1] >> 3) & 3
-    layer_bits = (b[1] >> 1) & 3
-    if layer_bits == 0:  # ADTS: a 12-bit sync, MPEG-4/2 id, layer 00
-        if b[1] & 0xF0 != 0xF0 or len(b) < 7 or (b[2] >> 2) & 0xF >= _ADTS_RATES:
-            return None
-        length = ((b[3] & 3) << 11) | (b[4] << 3) | (b[5] >> 5)
-        return ("AAC", length, bytes([b[1], b[2] & 0xFC])) if length >= 7 else None
     if version == 1:  # reserved
         return None
-    layer = 4 - layer_bits
+    layer = 4 - ((b[1] >> 1) & 3)
     bitrate_index = b[2] >> 4
     rate_index = (b[2] >> 2) & 3
     if bitrate_index in (0, 15) or rate_index == 3:  # free format or invalid

@@ -10,9 +10,20 @@ once whatever watches it (:func:`tap` adds to an existing tap).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 __all__ = ["PcmObserver", "TappedSource", "tap"]
+
+
+class PcmSource(Protocol):
+    """A decoded input (:class:`bsstream.audio.decode.PcmSource` and its stand-ins)."""
+
+    name: str
+    duration: float | None
+
+    def blocks(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
 
 
 class PcmObserver(Protocol):
@@ -26,11 +37,15 @@ class PcmObserver(Protocol):
 class TappedSource:
     """A decoded source whose blocks also go to ``observers`` (see the module docstring)."""
 
-    def __init__(self, source: Any, observers: list[PcmObserver] | None = None) -> None:
+    # the source's, read through __getattr__ (declared, never set here)
+    name: str
+    duration: float | None
+
+    def __init__(self, source: PcmSource, observers: list[PcmObserver] | None = None) -> None:
         self._source = source
         self.observers: list[PcmObserver] = list(observers or ())
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._source, name)
 
     def blocks(self) -> Iterator[bytes]:
@@ -47,7 +62,7 @@ class TappedSource:
         self._source.close()
 
 
-def tap(source: Any, observer: PcmObserver) -> TappedSource:
+def tap(source: PcmSource, observer: PcmObserver) -> TappedSource:
     """``source`` with ``observer`` watching its blocks (an already tapped source gains one)."""
     if isinstance(source, TappedSource):
         source.observers.append(observer)

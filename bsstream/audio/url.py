@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bsstream.redact import register_secret
 from bsstream.status import BsError, ConnectionFailure, InputError
+
+if TYPE_CHECKING:
+    import http.client
 
 __all__ = ["UrlBody", "display_name", "is_url", "open_url"]
 
@@ -79,24 +82,13 @@ def _stripped_of_userinfo(url: str) -> tuple[str, str | None]:
 
 def _failure(name: str, exc: BaseException, timeout: float, *, after: int | None = None) -> BsError:
     """One error for a failed request or read, classified by the exception's type and status."""
-    import http.client  # here, not at the top: every other input starts faster without them
-    import socket
+    import socket  # here, not at the top: every other input starts faster without them
     import ssl
     import urllib.error
 
     where = "" if after is None else f" after {after} bytes"
     if isinstance(exc, urllib.error.HTTPError):
-        code = exc.code
-        if code in (404, 410):
-            return InputError(f"{name}: not found (HTTP {code})", hint="check the URL")
-        if code in (401, 403):
-            return InputError(
-                f"{name}: access denied (HTTP {code})",
-                hint="the link may have expired or need credentials; get a fresh one",
-            )
-        if code == 429 or code >= 500:
-            return ConnectionFailure(f"{name}: the server answered HTTP {code}", hint="try again later")
-        return InputError(f"{name}: the server answered HTTP {code}", hint="check the URL")
+        return _http_failure(name, exc.code)
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
         exc = exc.reason
     if isinstance(exc, socket.gaierror):
@@ -114,6 +106,27 @@ def _failure(name: str, exc: BaseException, timeout: float, *, after: int | None
         return ConnectionFailure(f"{name}: the server's TLS certificate is not trusted", hint="check the URL")
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailure(f"{name}: TLS failed", hint="check the URL")
+    return _connection_failure(name, exc, where)
+
+
+def _http_failure(name: str, code: int) -> BsError:
+    """An HTTP error status: not found, access denied, try later (429, 5xx), else the URL."""
+    if code in (404, 410):
+        return InputError(f"{name}: not found (HTTP {code})", hint="check the URL")
+    if code in (401, 403):
+        return InputError(
+            f"{name}: access denied (HTTP {code})",
+            hint="the link may have expired or need credentials; get a fresh one",
+        )
+    if code == 429 or code >= 500:
+        return ConnectionFailure(f"{name}: the server answered HTTP {code}", hint="try again later")
+    return InputError(f"{name}: the server answered HTTP {code}", hint="check the URL")
+
+
+def _connection_failure(name: str, exc: BaseException, where: str) -> BsError:
+    """A connection cut or failed while reading; anything else: the URL could not be opened."""
+    import http.client
+
     if isinstance(exc, http.client.IncompleteRead):
         return ConnectionFailure(
             f"{name}: the server closed the connection{where} before the end of the file",
@@ -135,7 +148,7 @@ class UrlBody:
     reading (a stall longer than the timeout, a cut connection) ends the stream (b"") and is
     kept in ``error``; the source then raises it after the audio that arrived."""
 
-    def __init__(self, name: str, response: Any, timeout: float) -> None:
+    def __init__(self, name: str, response: http.client.HTTPResponse, timeout: float) -> None:
         self.name = name
         self._response = response
         self._timeout = timeout

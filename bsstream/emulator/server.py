@@ -34,6 +34,7 @@ import grpc
 
 from bsstream._gen import api_pb2, api_pb2_grpc
 from bsstream.emulator import analysis
+from bsstream.protocol.methods import Method
 
 EMULATOR_METADATA = ("bsstream-emulator", "1")
 MIN_SAMPLE_RATE = 1000
@@ -298,13 +299,13 @@ class _Servicer(api_pb2_grpc.BehavioralStreamingApiServicer):
     async def StreamAudio(  # type: ignore[override]
         self, request_iterator: _Requests, context: _Context
     ) -> AsyncIterator[api_pb2.StreamResult]:
-        async for response in self._emu._handle("StreamAudio", request_iterator, context):
+        async for response in self._emu._handle(Method.ANALYZE.value, request_iterator, context):
             yield response
 
     async def DeepfakeDetection(  # type: ignore[override]
         self, request_iterator: _Requests, context: _Context
     ) -> AsyncIterator[api_pb2.StreamResult]:
-        async for response in self._emu._handle("DeepfakeDetection", request_iterator, context):
+        async for response in self._emu._handle(Method.DEEPFAKE.value, request_iterator, context):
             yield response
 
 
@@ -327,7 +328,7 @@ class _Call:
 
     def responses(self, windows: list[analysis.Window]) -> Iterator[api_pb2.StreamResult]:
         for window in windows:
-            if self.method == "DeepfakeDetection":
+            if self.method == Method.DEEPFAKE:
                 outputs = analysis.deepfake(window.measures, embedding=self.embedding)
             else:
                 outputs = analysis.behavioral(window.measures, embedding=self.embedding)

@@ -26,7 +26,6 @@ from bsstream.audio.chunks import Pacer, chunk_bytes_for
 from bsstream.engine.feed import ChunkFeed
 from bsstream.engine.options import Method, StreamOptions
 from bsstream.engine.wire import BidiCall, CallFailed, FirstStatus, Link, is_emulated
-from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.messages import BYTES_PER_SECOND, audio_message, config_message
 from bsstream.protocol.results import ResultMessage, from_proto, shift_message
 from bsstream.protocol.resume import (
@@ -39,7 +38,7 @@ from bsstream.protocol.resume import (
     RetryBudget,
     seconds_to_bytes,
 )
-from bsstream.protocol.stats import LatencyTracker, stats_dict
+from bsstream.protocol.stats import LatencyTracker, Stats
 from bsstream.protocol.stream import Reconnect, StreamOutcome, UtteranceLost
 from bsstream.protocol.summary import SummaryBuilder
 from bsstream.status import (
@@ -243,6 +242,7 @@ class StreamEngine:
                 self.audio.blocks,
                 chunk_bytes=self.chunk_bytes,
                 max_buffer_bytes=seconds_to_bytes(opts.replay_seconds),
+                read_ahead=0 if opts.realtime else ChunkFeed.READ_AHEAD,
             ),
             resume=ResumePoint(utterances=utterances),
             budget=RetryBudget(
@@ -581,17 +581,15 @@ class StreamEngine:
             status = st.error.exit_status
         wall = self.clock() - started
         audio_seconds = st.sent_max / BYTES_PER_SECOND
-        stats: JsonObject | None = None
+        stats: Stats | None = None
         if self.options.stats:
-            stats = {
-                **stats_dict(
-                    audio_seconds=audio_seconds,
-                    wall_seconds=wall,
-                    messages=st.messages,
-                    results=st.results,
-                    latencies=st.latency.latencies,
-                )
-            }
+            stats = Stats.measured(
+                audio_seconds=audio_seconds,
+                wall_seconds=wall,
+                messages=st.messages,
+                results=st.results,
+                latencies=st.latency.latencies,
+            )
         outcome = StreamOutcome(
             status=int(status),
             summary=st.summary.summary(),

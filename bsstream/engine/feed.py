@@ -1,11 +1,18 @@
 """The engine's audio: exact chunks pulled from the source without blocking the event loop,
 read by absolute position through the replay buffer (:class:`bsstream.protocol.resume.AudioFeed`).
 
-A sync source (a decoder, the caller's iterator of PCM chunks) is pulled on a thread of its
-own, one chunk when the stream asks for it; a list or tuple of chunks (in memory) and an
-async source are pulled on the loop. A pull
-in flight survives the cancellation of the attempt that asked for it (the next attempt takes
-its chunk), so no chunk is lost or read twice.
+The source's blocks go into the replay buffer as they come, whatever their size (a decoder's
+blocks are up to 64 KiB, several chunks each): the buffer cuts the chunks by position, so no
+rechunking copy, and one thread handoff brings several chunks. Only a trailing odd byte (half
+a sample) at the very end is never sent.
+
+A sync source (a decoder, the caller's iterator of PCM chunks) is read ahead on a thread of
+its own, a few blocks at most: the stream takes a block that is ready without a thread
+handoff (a wake-up and a GIL switch per block cost more than decoding a second of audio), and
+decoding goes on beside the sending. A list or tuple of chunks (in memory) and an async source
+are pulled on the loop when the stream needs them. A pull in flight survives the cancellation
+of the attempt that asked for it (the next attempt takes its block), so no audio is lost or
+read twice.
 """
 
 from __future__ import annotations
@@ -16,62 +23,69 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from bsstream.audio.chunks import rechunk
 from bsstream.protocol.resume import AudioFeed
 
 
-async def arechunk(blocks: AsyncIterable[bytes], chunk_bytes: int) -> AsyncIterator[bytes]:
-    """:func:`bsstream.audio.chunks.rechunk` for an async source: chunks of exactly
-    ``chunk_bytes`` (the last may be shorter, never odd)."""
-    pending = bytearray()
-    async for block in blocks:
-        pending += block
-        while len(pending) >= chunk_bytes:
-            yield bytes(pending[:chunk_bytes])
-            del pending[:chunk_bytes]
-    tail = len(pending) - len(pending) % 2
-    if tail:
-        yield bytes(pending[:tail])
-
-
 class _ThreadPuller:
-    """Pulls one item at a time from a blocking iterator on a daemon thread of its own."""
+    """Reads a blocking iterator on a daemon thread of its own, up to ``depth`` items ahead.
 
-    def __init__(self, items: Iterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    The loop takes an item that is ready without waiting for the thread (no wake-up, no GIL
+    handoff per block); only when none is ready does it wait, and the thread hands the next
+    item straight to the waiting future. An item is taken once: by the future that waits for
+    it, or from the ready queue by the next pull. ``depth`` 0: an item is read only when one
+    is asked for (a paced stream takes its source at the pace it sends)."""
+
+    def __init__(self, items: Iterator[bytes], loop: asyncio.AbstractEventLoop, depth: int) -> None:
         self._items = items
         self._loop = loop
-        self._want = threading.Semaphore(0)
+        self._depth = depth
+        self._cond = threading.Condition()
+        self._ready: deque[tuple[bytes | None, BaseException | None]] = deque()
+        self._waiter: asyncio.Future[bytes | None] | None = None
         self._closed = False
-        self._future: asyncio.Future[bytes | None] | None = None
         self._thread: threading.Thread | None = None
 
     def pull(self) -> asyncio.Future[bytes | None]:
-        self._future = self._loop.create_future()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="bsstream-audio", daemon=True)
-            self._thread.start()
-        self._want.release()
-        return self._future
+        """The next item (None: the end), ready or to come. Called on the loop, one at a time."""
+        future: asyncio.Future[bytes | None] = self._loop.create_future()
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="bsstream-audio", daemon=True)
+                self._thread.start()
+            if self._ready:
+                item, error = self._ready.popleft()
+                _settle(future, item, error)
+            else:
+                self._waiter = future
+            self._cond.notify()
+        return future
 
     def close(self) -> None:
-        self._closed = True
-        self._want.release()
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
 
     def _run(self) -> None:
         while True:
-            self._want.acquire()
-            if self._closed:
-                return
-            future = self._future
+            with self._cond:
+                while not self._closed and self._waiter is None and len(self._ready) >= self._depth:
+                    self._cond.wait()
+                if self._closed:
+                    return
             try:
                 item: bytes | None = next(self._items, None)
                 error: BaseException | None = None
             except Exception as exc:  # a decoder failure ends the audio; the engine reports it
                 item, error = None, exc
-            try:
-                self._loop.call_soon_threadsafe(_settle, future, item, error)
-            except RuntimeError:  # the loop is closed: nobody waits any more
-                return
+            with self._cond:
+                waiter, self._waiter = self._waiter, None
+                if waiter is None:
+                    self._ready.append((item, error))
+            if waiter is not None:
+                try:
+                    self._loop.call_soon_threadsafe(_settle, waiter, item, error)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    return
             if item is None:
                 return
 
@@ -96,7 +110,11 @@ async def _anext(items: AsyncIterator[bytes]) -> bytes | None:
 
 class ChunkFeed:
     """Chunks of ``chunk_bytes`` by absolute byte position, with a replay buffer of
-    ``max_buffer_bytes`` (see AudioFeed). ``error``: what ended the source, when it failed."""
+    ``max_buffer_bytes`` (see AudioFeed). ``error``: what ended the source, when it failed.
+    ``read_ahead``: blocks a sync source is read ahead of the stream (0 for a paced stream:
+    the source, and what watches its blocks, such as the level meter, keeps the sending pace)."""
+
+    READ_AHEAD = 6  # decoder blocks: at most 6 x 64 KiB
 
     def __init__(
         self,
@@ -104,8 +122,10 @@ class ChunkFeed:
         *,
         chunk_bytes: int,
         max_buffer_bytes: int,
+        read_ahead: int = READ_AHEAD,
     ) -> None:
         self.chunk_bytes = chunk_bytes
+        self._read_ahead = read_ahead
         self.error: BaseException | None = None
         self._pending: deque[bytes] = deque()
         self._pending_bytes = 0
@@ -114,11 +134,13 @@ class ChunkFeed:
         self._sync: Iterator[bytes] | None = None
         self._async: AsyncIterator[bytes] | None = None
         self._puller: _ThreadPuller | None = None
+        if chunk_bytes <= 0 or chunk_bytes % 2:
+            raise ValueError("chunk_bytes must be positive and even")
         self._inline = isinstance(blocks, (list, tuple))  # in memory: pulling never blocks
         if isinstance(blocks, AsyncIterable):
-            self._async = arechunk(blocks, chunk_bytes).__aiter__()
+            self._async = blocks.__aiter__()
         else:
-            self._sync = rechunk(blocks, chunk_bytes)
+            self._sync = iter(blocks)
         self.buffer = AudioFeed(self._drain(), max_buffer_bytes=max_buffer_bytes)
 
     def _drain(self) -> Iterator[bytes]:
@@ -146,6 +168,9 @@ class ChunkFeed:
         """Up to ``size`` bytes at absolute ``position`` (fewer only at the end of the audio)."""
         while not self._done and position + size > self.buffer.end + self._pending_bytes:
             await self._pull()
+        if self._done:  # the audio ends on a whole sample: a trailing odd byte is never sent
+            total = self.buffer.end + self._pending_bytes
+            size = max(0, min(size, total - total % 2 - position))
         return self.buffer.read(position, size)
 
     def release_before(self, position: int) -> None:
@@ -166,7 +191,8 @@ class ChunkFeed:
         self._next = None
         if chunk is None:
             self._done = True
-        elif chunk:
+            return
+        if chunk:
             self._pending.append(chunk)
             self._pending_bytes += len(chunk)
 
@@ -177,7 +203,7 @@ class ChunkFeed:
             return self._pull_inline()
         if self._puller is None:
             assert self._sync is not None
-            self._puller = _ThreadPuller(self._sync, asyncio.get_running_loop())
+            self._puller = _ThreadPuller(self._sync, asyncio.get_running_loop(), self._read_ahead)
         return self._puller.pull()
 
     def _pull_inline(self) -> asyncio.Future[bytes | None]:

@@ -31,9 +31,10 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is loaded only when audio is captured (an HTML report), not for any --output
+    import numpy as np
 
 __all__ = [
     "BITRATE",
@@ -120,6 +121,8 @@ class CapturedAudio:
         data, self._carry = data[:cut], data[cut:]
         if not data:
             return
+        import numpy as np
+
         samples = np.frombuffer(data, dtype="<i2").astype(np.float32)
         if self.channels > 1:
             samples = samples.reshape(-1, self.channels).mean(axis=1)
@@ -128,6 +131,8 @@ class CapturedAudio:
         self._encode(data)
 
     def _loudness(self, samples: np.ndarray) -> None:
+        import numpy as np
+
         full = len(samples) - len(samples) % WAVE_STEP
         if full:
             blocks = samples[:full].reshape(-1, WAVE_STEP)
@@ -225,6 +230,8 @@ class CapturedAudio:
     def waveform(self, points: int = WAVE_POINTS) -> list[int]:
         """Loudness for the overview strip: at most ``points`` values 0..100, the loudest 50 ms
         window of each bucket on a dB scale (-60 dBFS .. 0 dBFS)."""
+        import numpy as np
+
         with self._lock:
             rms = np.concatenate(self._rms) if self._rms else np.zeros(0, dtype=np.float32)
         if rms.size == 0:

@@ -55,6 +55,7 @@ from typing import TypeGuard, TypeVar
 from bsstream import __version__
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import MalformedLine, ResultMessage, message_from_dict, message_to_dict
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCAN, StreamInfo, StreamOutcome
 
 __all__ = [
@@ -127,9 +128,9 @@ def message_line(message: ResultMessage) -> JsonObject:
     return message_to_dict(message)
 
 
-def stats_line(source: str, stats: Mapping[str, object], method: str | None = None) -> JsonObject:
+def stats_line(source: str, stats: Stats, method: str | None = None) -> JsonObject:
     """The ``--stats`` line of an input (of one method, in scan)."""
-    out: JsonObject = {STATS_KEY: stats, "source": source}
+    out: JsonObject = {STATS_KEY: stats.to_json(), "source": source}
     if method is not None:
         out["method"] = method
     return out

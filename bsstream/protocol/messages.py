@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from bsstream._gen import api_pb2
+from bsstream.audio.format import BYTES_PER_SECOND as BYTES_PER_SECOND  # the audio format is audio's
+from bsstream.audio.format import SAMPLE_RATE as SAMPLE_RATE
+from bsstream.audio.format import SAMPLE_WIDTH as SAMPLE_WIDTH
 
-SAMPLE_RATE = 16000
-SAMPLE_WIDTH = 2
-BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH  # 32,000: 16 kHz mono signed 16-bit
 LEVELS = ("segment", "utterance")
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from bsstream.protocol.jsontypes import JsonObject
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -29,19 +31,20 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 class LatencyTracker:
     """Send times of audio positions, and the latencies of results against them.
 
-    Send records older than the results received are dropped, and latencies are kept as
-    a compact array, so memory stays small on long streams.
+    Send records older than the results received are dropped, and records and latencies
+    are kept as compact arrays (8 bytes a figure, not a float object and a list slot: 16 bytes
+    a chunk while no result comes), so memory stays small on long streams.
     """
 
-    _ends: list[float] = field(default_factory=list)  # absolute audio end (s) of each chunk sent
-    _times: list[float] = field(default_factory=list)  # when it was handed to the transport
+    _ends: array[float] = field(default_factory=lambda: array("d"))  # audio end (s) of each chunk sent
+    _times: array[float] = field(default_factory=lambda: array("d"))  # when it was handed to the transport
     _first: int = 0  # records before this index are no longer needed
     latencies: array[float] = field(default_factory=lambda: array("d"))
 
     def restart(self) -> None:
         """A new attempt starts: positions may go back; earlier sends no longer matter."""
-        self._ends.clear()
-        self._times.clear()
+        del self._ends[:]
+        del self._times[:]
         self._first = 0
 
     def sent(self, audio_end: float, at: float) -> None:
@@ -82,3 +85,82 @@ def stats_dict(
         "latency_p50": ms(percentile(latencies, 50)),
         "latency_p95": ms(percentile(latencies, 95)),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The --stats figures of one stream: seconds rounded to milliseconds, ``real_time_factor``
+    wall seconds per second of audio (None: no audio sent), latencies None without results.
+
+    ``saved``: the figures as a saved file had them (``replay``), written back exactly as read
+    by :meth:`to_json`; the fields are what could be read of them."""
+
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    real_time_factor: float | None = None
+    messages: int = 0
+    results: int = 0
+    latency_p50: float | None = None
+    latency_p95: float | None = None
+    saved: JsonObject | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def measured(
+        cls,
+        *,
+        audio_seconds: float,
+        wall_seconds: float,
+        messages: int,
+        results: int,
+        latencies: Sequence[float],
+    ) -> Stats:
+        """A stream's figures as it ends (see :func:`stats_dict`)."""
+        figures = stats_dict(
+            audio_seconds=audio_seconds,
+            wall_seconds=wall_seconds,
+            messages=messages,
+            results=results,
+            latencies=latencies,
+        )
+        return cls._read(figures)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Stats:
+        """Figures read back from a stats line; what is missing or not a number reads as its
+        default, and the line's own data is kept for :meth:`to_json`."""
+        return cls._read(data, saved=dict(data))
+
+    @classmethod
+    def _read(cls, data: Mapping[str, object], saved: JsonObject | None = None) -> Stats:
+        def number(key: str) -> float | None:
+            value = data.get(key)
+            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        def count(key: str) -> int:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        return cls(
+            audio_seconds=number("audio_seconds") or 0.0,
+            wall_seconds=number("wall_seconds") or 0.0,
+            real_time_factor=number("real_time_factor"),
+            messages=count("messages"),
+            results=count("results"),
+            latency_p50=number("latency_p50"),
+            latency_p95=number("latency_p95"),
+            saved=saved,
+        )
+
+    def to_json(self) -> JsonObject:
+        """The stats line's ``stats`` object (a saved one as it was read)."""
+        if self.saved is not None:
+            return dict(self.saved)
+        return {
+            "audio_seconds": self.audio_seconds,
+            "wall_seconds": self.wall_seconds,
+            "real_time_factor": self.real_time_factor,
+            "messages": self.messages,
+            "results": self.results,
+            "latency_p50": self.latency_p50,
+            "latency_p95": self.latency_p95,
+        }

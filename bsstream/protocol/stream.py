@@ -15,6 +15,7 @@ from typing import Protocol
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.methods import SCAN, Method
 from bsstream.protocol.results import ResultMessage
+from bsstream.protocol.stats import Stats
 from bsstream.protocol.summary import Summary
 
 METHOD_ANALYZE = Method.ANALYZE.value
@@ -41,7 +42,7 @@ class StreamOutcome:
     messages: int = 0
     results: int = 0
     error: str | None = None  # the one-line error, when status != 0
-    stats: JsonObject | None = None  # the --stats figures, when asked
+    stats: Stats | None = None  # the --stats figures, when asked
 
 
 @dataclass(frozen=True, slots=True)
