@@ -826,7 +826,7 @@ def _stream_one(state: RunState, inp: Input, name: str) -> list[ExitStatus]:
         if state.inputs.split:
             return _stream_channels(state, source)
         if len(state.methods) == 1:
-            return [ExitStatus(_session(state, state.methods[0]).run(source, state.out.sink).status)]
+            return [_session(state, state.methods[0]).run(source, state.out.sink).status]
         return _run_tee(source, [_session(state, m) for m in state.methods], state.out.sink)
 
 
@@ -889,7 +889,7 @@ def _verdicts(state: RunState) -> dict[str, ExitStatus]:
     from bsstream.batch.failon import apply_matches
 
     return {
-        name: ExitStatus(apply_matches(most_severe(codes), name in state.out.matched))
+        name: apply_matches(most_severe(codes), name in state.out.matched)
         for name, codes in state.codes.items()
     }
 
@@ -1025,7 +1025,7 @@ def _run_tee(source: PcmSourceLike, sessions: list[Session], sink: Sink) -> list
     def one(i: int) -> None:
         branch = tee.branches[i]
         try:
-            codes[i] = ExitStatus(sessions[i].run(branch, sink).status)
+            codes[i] = sessions[i].run(branch, sink).status
         except BaseException as exc:  # never a thread traceback: raised in the caller below
             escaped.append(exc)
         finally:

@@ -17,7 +17,7 @@ from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stream import METHOD_SCAN, Sink, StreamInfo, StreamOutcome
 from bsstream.protocol.summary import Summary, TaskSummary
-from bsstream.status import ExitStatus, most_severe
+from bsstream.status import most_severe
 
 
 def merge_outcomes(outcomes: list[StreamOutcome]) -> StreamOutcome:
@@ -28,7 +28,7 @@ def merge_outcomes(outcomes: list[StreamOutcome]) -> StreamOutcome:
     tasks.sort(key=lambda t: -1 if t.channel is None else t.channel)  # split: grouped by channel
     errors = [o.error for o in outcomes if o.error]
     return StreamOutcome(
-        status=int(most_severe([ExitStatus(o.status) for o in outcomes])),
+        status=most_severe([o.status for o in outcomes]),
         summary=Summary(tasks=tuple(tasks)),
         audio_seconds=max((o.audio_seconds for o in outcomes), default=0.0),
         wall_seconds=max((o.wall_seconds for o in outcomes), default=0.0),

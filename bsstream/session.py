@@ -200,7 +200,7 @@ class Session:
         end = self._stream(audio, sink)
         outcome = end.outcome
         if outcome.status in SIGNALLED:
-            outcome = replace(outcome, status=int(self.interrupts.status))  # SIGTERM may follow Ctrl-C
+            outcome = replace(outcome, status=self.interrupts.status)  # SIGTERM may follow Ctrl-C
         sink.end(replace(info, emulated=info.emulated or end.emulated), outcome)
         return outcome
 

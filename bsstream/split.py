@@ -151,7 +151,7 @@ def run_split(
         branch = tee.channel_branches(channel)[k]
         try:
             outcome = session(methods[k]).run(branch, ChannelTag(merge, channel, names[channel]))
-            codes[i] = ExitStatus(outcome.status)
+            codes[i] = outcome.status
         except BaseException as exc:  # never a thread traceback: raised in the caller below
             escaped.append(exc)
         finally:

@@ -323,9 +323,9 @@ class FailOnSink:
         pass
 
 
-def apply_matches(status: int, matched: bool) -> int:
+def apply_matches(status: ExitStatus, matched: bool) -> ExitStatus:
     """An input's exit status once ``--fail-on`` is considered: a successful stream whose
     results matched becomes FAIL_ON_MATCH (10); any failure keeps its own code."""
     if matched and status == ExitStatus.SUCCESS:
-        return int(ExitStatus.FAIL_ON_MATCH)
-    return int(status)
+        return ExitStatus.FAIL_ON_MATCH
+    return status

@@ -204,7 +204,7 @@ class OutputDirSink:
         if int(outcome.status) not in _COMPLETE_STATUSES:
             self.abort()
             return
-        status = apply_matches(int(outcome.status), self._matched)
+        status = apply_matches(outcome.status, self._matched)
         self._writer.end(info, outcome)  # the stats line (--stats) and the end line
         self._writer.line(marker(info.source, status, self._results))
         file, self._file = self._file, None

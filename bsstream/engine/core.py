@@ -591,7 +591,7 @@ class StreamEngine:
                 latencies=st.latency.latencies,
             )
         outcome = StreamOutcome(
-            status=int(status),
+            status=ExitStatus(status),
             summary=st.summary.summary(),
             audio_seconds=audio_seconds,
             wall_seconds=wall,

@@ -67,7 +67,6 @@ from bsstream.protocol.summary import DEEPFAKE_TASK, TaskSummary
 
 # the one label -> colour mapping, shared with the terminal's live view
 from bsstream.render.palette import label_color
-from bsstream.status import ExitStatus
 
 if TYPE_CHECKING:
     from bsstream.export.audio import AudioStore
@@ -386,7 +385,7 @@ def _section_html(i: int, record: StreamRecord, data: JsonObject, audio: _AudioR
     problem = ""
     if outcome is not None and int(outcome.status) != 0:
         try:
-            status = f"{int(outcome.status)} ({ExitStatus(outcome.status).name.lower().replace('_', ' ')})"
+            status = f"{int(outcome.status)} ({outcome.status.name.lower().replace('_', ' ')})"
         except ValueError:
             status = str(int(outcome.status))
         problem = f'<div class="problem">Stream ended with status {_esc(status)}'

@@ -57,6 +57,7 @@ from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import MalformedLine, ResultMessage, message_from_dict, message_to_dict
 from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCAN, StreamInfo, StreamOutcome
+from bsstream.status import ExitStatus
 
 __all__ = [
     "EndLine",
@@ -194,7 +195,7 @@ class StreamLine:
 class EndLine:
     source: str
     method: str | None
-    status: int
+    status: ExitStatus
     audio_seconds: float
     results: int | None
     error: str | None
@@ -304,11 +305,13 @@ def _decode_stream(data: Mapping[str, object]) -> StreamLine:
 def _decode_end(data: Mapping[str, object]) -> EndLine:
     body = _body(data, END_KEY)
     status = _opt(body, "status", int, "an integer")
+    if status is not None and status not in set(ExitStatus):
+        raise MalformedLine(f'"end": "status" {status} is not an exit status of bsstream')
     audio = _opt_seconds(body, "audio_seconds", "a number")
     return EndLine(
         source=_source(data),
         method=_opt(body, "method", str, "a string"),
-        status=int(status) if status is not None else 0,
+        status=ExitStatus(status if status is not None else 0),
         audio_seconds=audio if audio is not None else 0.0,
         results=_opt(body, "results", int, "an integer"),
         error=_opt(body, "error", str, "a string or null"),

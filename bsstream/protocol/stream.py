@@ -17,6 +17,7 @@ from bsstream.protocol.methods import SCAN, Method
 from bsstream.protocol.results import ResultMessage
 from bsstream.protocol.stats import Stats
 from bsstream.protocol.summary import Summary
+from bsstream.status import ExitStatus
 
 METHOD_ANALYZE = Method.ANALYZE.value
 METHOD_DEEPFAKE = Method.DEEPFAKE.value
@@ -35,7 +36,7 @@ class StreamInfo:
 
 @dataclass(frozen=True, slots=True)
 class StreamOutcome:
-    status: int  # an ExitStatus value
+    status: ExitStatus  # an int is taken as the ExitStatus it names
     summary: Summary = field(default_factory=Summary)
     audio_seconds: float = 0.0  # audio sent
     wall_seconds: float = 0.0
@@ -43,6 +44,9 @@ class StreamOutcome:
     results: int = 0
     error: str | None = None  # the one-line error, when status != 0
     stats: Stats | None = None  # the --stats figures, when asked
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ExitStatus(self.status))
 
 
 @dataclass(frozen=True, slots=True)
