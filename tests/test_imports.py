@@ -128,6 +128,7 @@ RULES: dict[str, Rule] = {
             "bsstream.status",
             "bsstream.render.palette",
             "bsstream.audio.ffmpeg",
+            "bsstream.audio.wav",
         ),
         ("numpy",),
     ),

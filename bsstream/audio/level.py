@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import array
 import math
-import struct
 import sys
 import threading
 from dataclasses import dataclass
+
+from bsstream.audio.wav import stream_data_start
 
 __all__ = ["FLOOR_DBFS", "WINDOW_SECONDS", "Level", "LevelMeter", "level_of"]
 
@@ -55,16 +56,6 @@ def level_of(pcm: bytes) -> Level | None:
     return Level(rms=_dbfs(rms), peak=_dbfs(float(peak)))
 
 
-def _wav_data_start(header: bytes) -> tuple[int, int] | None:
-    """(channels, offset of the first sample) of a WAV stream's start; None if not there yet."""
-    fmt = header.find(b"fmt ")
-    data = header.find(b"data", max(fmt, 12))
-    if fmt < 0 or data < 0 or len(header) < data + 8 or len(header) < fmt + 12:
-        return None
-    (channels,) = struct.unpack_from("<H", header, fmt + 10)
-    return max(1, channels), data + 8
-
-
 class LevelMeter:
     """Keeps the newest window of a decoded stream; :meth:`reading` is its level now.
 
@@ -82,7 +73,7 @@ class LevelMeter:
         with self._lock:
             if self._channels == 0:
                 self._head += block
-                found = _wav_data_start(self._head)
+                found = stream_data_start(self._head)
                 if found is None:
                     if len(self._head) > HEADER_LIMIT:
                         self._head, self._finished = b"", True

@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_URL_TIMEOUT", "open_source"]
 
 DEFAULT_URL_TIMEOUT = 60.0
 DEVICE_OPEN_TIMEOUT = 5.0  # seconds to wait for a capture device's first samples before streaming
+DURATION_GRACE = 5.0  # a --duration capture ends this long after its time even if the device stalls
 
 
 def open_source(
@@ -208,7 +209,19 @@ def _open_device(
     if rc is not None:  # ended before any audio: it did not open (or gave nothing)
         pipe.close()
         raise explain_open_failure(device)
-    return decode._ends_on(decode._FfmpegSource(device.display, pipe, duration=seconds), cancel)
+    source = decode._ends_on(decode._FfmpegSource(device.display, pipe, duration=seconds), cancel)
+    return source if seconds is None else stop_after(source, seconds + DURATION_GRACE)
+
+
+def stop_after(source: decode.PcmSource, seconds: float) -> decode.PcmSource:
+    """Close ``source`` ``seconds`` after now, whatever it is doing: ffmpeg's ``-t`` ends a
+    capture by the samples it has seen, so a device that stops delivering would otherwise keep
+    a ``--duration`` run waiting for ever. What was read so far has been sent, as on Ctrl-C."""
+    timer = threading.Timer(seconds, source.close)
+    timer.daemon = True
+    timer.name = "capture-duration"
+    timer.start()
+    return source
 
 
 class _BodyChecked(decode.PcmSource):

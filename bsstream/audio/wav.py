@@ -181,6 +181,18 @@ class WavHeader:
         )
 
 
+def stream_data_start(header: bytes) -> tuple[int, int] | None:
+    """(channels, offset of the first sample) of a streamed WAV's first bytes, or None while
+    the ``fmt `` and ``data`` chunk headers have not all arrived (the PCM tap's view of
+    ``--channels split``'s WAV stream, read by the level meter and the report's audio)."""
+    fmt = header.find(b"fmt ")
+    data = header.find(b"data", max(fmt, 12))
+    if fmt < 0 or data < 0 or len(header) < data + 8 or len(header) < fmt + 12:
+        return None
+    (channels,) = struct.unpack_from("<H", header, fmt + 10)
+    return max(1, channels), data + 8
+
+
 def is_riff_wave(prefix: bytes) -> bool:
     """Does this stream start with a RIFF/WAVE header (its first 12 bytes)?"""
     return len(prefix) >= 12 and prefix[:4] == b"RIFF" and prefix[8:12] == b"WAVE"

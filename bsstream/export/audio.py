@@ -26,12 +26,13 @@ import base64
 import contextlib
 import math
 import os
-import struct
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
+
+from bsstream.audio.wav import stream_data_start
 
 if TYPE_CHECKING:  # numpy is loaded only when audio is captured (an HTML report), not for any --output
     import numpy as np
@@ -105,7 +106,7 @@ class CapturedAudio:
     def _read_header(self, block: bytes) -> bytes:
         """``--channels split``: skip the WAV header (its channel count is kept)."""
         self._header += block
-        found = _wav_data_start(self._header)
+        found = stream_data_start(self._header)
         if found is None:
             if len(self._header) > 65536:
                 self._finished, self.problem = True, "not embedded (the decoded stream has no WAV header)"
@@ -250,16 +251,6 @@ class CapturedAudio:
 
 def _too_long() -> str:
     return f"not embedded (longer than {EMBED_LIMIT_SECONDS // 60} min; --embed-audio embeds it anyway)"
-
-
-def _wav_data_start(header: bytes) -> tuple[int, int] | None:
-    """(channels, offset of the first sample) of a WAV stream's start, or None if not there yet."""
-    fmt = header.find(b"fmt ")
-    data = header.find(b"data", max(fmt, 12))
-    if fmt < 0 or data < 0 or len(header) < data + 8 or len(header) < fmt + 12:
-        return None
-    (channels,) = struct.unpack_from("<H", header, fmt + 10)
-    return max(1, channels), data + 8
 
 
 class PcmSource(Protocol):
