@@ -711,8 +711,8 @@ def prepare_run(run: RunConfig, streams: Streams) -> RunState:
     _remove_stale_temporaries(run, messages)
     if run.insecure and not run.endpoint.is_loopback and not run.local:
         messages.say(f"warning: --insecure sends audio and your API key in plaintext to {run.endpoint.host}")
-    if out.exports:  # only then: bsstream.export.audio loads numpy (~60 ms, 11 MiB at start-up)
-        from bsstream.export.audio import attach_audio
+    if out.exports:  # only then (an HTML report's audio loads numpy when it captures)
+        from bsstream.export.html import attach_audio
 
         state.audio = attach_audio(out.exports, run.embed_audio)
     for spec, err in plan.failed:

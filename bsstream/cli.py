@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from bsstream import __version__
 from bsstream.audio.format import DEFAULT_CHUNK_MS, MAX_CHUNK_MS, MIN_CHUNK_MS
 from bsstream.helptext import GroupedCommand, TopGroup, bare_usage
 from bsstream.options import SUBTITLE_OPTIONS
@@ -30,6 +29,7 @@ from bsstream.settings import (
     Endpoint,
 )
 from bsstream.status import BsError, ExitStatus, UsageError
+from bsstream.version import __version__
 
 if TYPE_CHECKING:
     from bsstream.app import RunConfig, Streams

@@ -36,7 +36,7 @@ class Rule:
     external: tuple[str, ...] = ()  # third-party top-level packages it may import
 
 
-_ROOT = "bsstream"  # the package itself (``from bsstream import __version__``)
+_ROOT = "bsstream"  # the package itself (its face: the public names, loaded on first use)
 
 RULES: dict[str, Rule] = {
     # -- generated and foundation ----------------------------------------------------------------
@@ -50,10 +50,12 @@ RULES: dict[str, Rule] = {
             "bsstream.protocol.results",
             "bsstream.protocol.summary",
             "bsstream.status",
+            "bsstream.version",
         ),
     ),
     "bsstream._gen": Rule("generated protobuf and gRPC stubs", (), ("google", "grpc")),
     "bsstream.status": Rule("exit statuses and the error types: the bottom layer"),
+    "bsstream.version": Rule("the version string: the bottom layer"),
     "bsstream.streamkind": Rule("what kind of file a stream is (terminal, pipe, ...): stdlib only"),
     "bsstream.settings": Rule(
         "credentials and endpoint from flags, env, .env", ("bsstream.status",), ("dotenv",)
@@ -65,7 +67,7 @@ RULES: dict[str, Rule] = {
     # -- the pure core -----------------------------------------------------------------------------
     "bsstream.protocol": Rule(
         "pure protocol: request messages, result model, JSON lines; no transport, no display",
-        (_ROOT, "bsstream._gen", "bsstream.audio.format", "bsstream.status"),
+        ("bsstream._gen", "bsstream.audio.format", "bsstream.status", "bsstream.version"),
     ),
     "bsstream.audio": Rule(
         "audio in: decoding, resampling, chunks, devices, URLs; knows nothing of the wire",
@@ -122,7 +124,7 @@ RULES: dict[str, Rule] = {
     "bsstream.export": Rule(
         "the --output files (csv, json, jsonl, html, srt/vtt): the model in, files out",
         (
-            _ROOT,
+            "bsstream.version",
             "bsstream.display",
             "bsstream.protocol",
             "bsstream.status",
@@ -213,7 +215,7 @@ RULES: dict[str, Rule] = {
     "bsstream.cli": Rule(
         "the Click commands: options in, a run out (the top layer)",
         (
-            _ROOT,
+            "bsstream.version",
             "bsstream.app",
             "bsstream.audio",
             "bsstream.doctor",

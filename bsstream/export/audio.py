@@ -29,7 +29,7 @@ import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from bsstream.audio.wav import stream_data_start
@@ -45,7 +45,6 @@ __all__ = [
     "AudioStore",
     "CapturedAudio",
     "CapturedSource",
-    "attach_audio",
 ]
 
 RATE = 16000
@@ -319,17 +318,3 @@ class AudioStore:
             audios = list(self._audio.values())
         for audio in audios:
             audio.close()
-
-
-def attach_audio(exports: Sequence[object], embed: bool | None) -> AudioStore | None:
-    """An AudioStore shared by the run's HTML reports (``exports``: the --output sinks, maybe
-    wrapped in a GuardedOutput); None when there is no HTML report."""
-    from bsstream.export.html import HtmlExport
-
-    reports = [e for e in (getattr(x, "sink", x) for x in exports) if isinstance(e, HtmlExport)]
-    if not reports:
-        return None
-    store = AudioStore(embed)
-    for report in reports:
-        report.audio = store
-    return store

@@ -56,6 +56,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bsstream.display import channel_label
@@ -479,7 +480,7 @@ def render_html(
 ) -> str:
     """The whole report for the collected streams (``partial_reason``: why it is partial;
     ``audio``: an :class:`bsstream.export.audio.AudioStore` with each source's captured audio)."""
-    from bsstream import __version__
+    from bsstream.version import __version__
 
     intern = _Labels()
     levels: list[str | None] = []
@@ -535,3 +536,17 @@ class HtmlExport(CollectingExport):
 
     def render(self) -> str:
         return render_html(self.streams, self.partial_reason, self.audio)
+
+
+def attach_audio(exports: Sequence[object], embed: bool | None) -> AudioStore | None:
+    """An AudioStore shared by the run's HTML reports (``exports``: the --output sinks, maybe
+    wrapped in a GuardedOutput); None when there is no HTML report."""
+    from bsstream.export.audio import AudioStore
+
+    reports = [e for e in (getattr(x, "sink", x) for x in exports) if isinstance(e, HtmlExport)]
+    if not reports:
+        return None
+    store = AudioStore(embed)
+    for report in reports:
+        report.audio = store
+    return store

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import json
 
-from bsstream import __version__
 from bsstream.export.atomic import CollectingExport, StreamRecord
 from bsstream.protocol.jsonlines import methods_of
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import message_to_dict
 from bsstream.protocol.summary import summary_to_dict
+from bsstream.version import __version__
 
 
 def _seconds(value: float | None) -> float | None:

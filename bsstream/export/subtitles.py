@@ -474,7 +474,7 @@ def provenance_lines(
 ) -> list[str]:
     """Where the results come from, one fact per line (the VTT's NOTE block): for ``records``
     (one input's) and ``reason``, else for every stream of ``export`` and its partial reason."""
-    from bsstream import __version__
+    from bsstream.version import __version__
 
     streams = export.streams if records is None else records
     if records is None:

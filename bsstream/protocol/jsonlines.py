@@ -52,12 +52,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard, TypeVar
 
-from bsstream import __version__
 from bsstream.protocol.jsontypes import JsonObject
 from bsstream.protocol.results import MalformedLine, ResultMessage, message_from_dict, message_to_dict
 from bsstream.protocol.stats import Stats
 from bsstream.protocol.stream import METHOD_ANALYZE, METHOD_DEEPFAKE, METHOD_SCAN, StreamInfo, StreamOutcome
 from bsstream.status import ExitStatus
+from bsstream.version import __version__
 
 __all__ = [
     "EndLine",
