@@ -42,7 +42,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.run import API_KEY, CID, PY, REPO, ProbeServer, bsstream_cmd, log, machine_info, measure
+from bench.run import (
+    API_KEY,
+    CID,
+    PY,
+    REPO,
+    ProbeServer,
+    analyze_cmd,
+    log,
+    machine_info,
+    measure,
+)
 from bench.script_server import DEFAULT_RESULT_EVERY, ScriptRecord, results_for
 
 DEFAULT_STREAMS = (1, 16, 64, 256, 1000)
@@ -206,25 +216,8 @@ def run_cli(streams: int, seconds: float, workdir: Path, server: ProbeServer, ev
         link = inputs / f"call-{i:04d}.wav"
         os.link(source, link)
         files.append(str(link))
-    cmd = [
-        *bsstream_cmd(),
-        "analyze",
-        *files,
-        "--endpoint",
-        server.address,
-        "--insecure",
-        "--cid",
-        CID,
-        "--api-key",
-        API_KEY,
-        "--realtime",
-        "--chunk-ms",
-        str(CHUNK_MS),
-        "--jobs",
-        str(streams),
-        "--json",
-        "-q",
-    ]
+    paced = ("--realtime", "--chunk-ms", str(CHUNK_MS), "--jobs", str(streams), "-q")
+    cmd = analyze_cmd(files, server, *paced, stats=False)
     out = workdir / f"cli-{streams}.jsonl"
     run = measure(f"cli {streams}", cmd, workdir, timeout=seconds * 4 + 120, stdout_path=out)
     row.exit_code, row.wall, row.stream_wall, row.cpu = run.exit_code, run.wall, run.wall, run.cpu
