@@ -1,16 +1,17 @@
-"""The in-process WAV path (numpy + libsoxr): what it sends matches ffmpeg's soxr resampler,
-memory stays flat, and the first block comes after one read."""
+"""The in-process WAV path (libsoxr, through ctypes or numpy + python-soxr): what it sends
+matches ffmpeg's soxr resampler, memory stays flat, and the first block comes after one read."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bsstream.audio import decode, resample, wav
+from bsstream.audio import decode, libsoxr, resample, wav
 from bsstream.audio.decode import ffmpeg_exe, open_input
 from bsstream.protocol.messages import BYTES_PER_SECOND
 
@@ -180,3 +181,88 @@ def test_first_block_after_one_read(tmp_path: Path) -> None:
         assert position <= 44 + 48000 * 4, position
         source.close()
         assert list(blocks) == []
+
+
+# --- the two converters: libsoxr through ctypes (no numpy) and numpy + python-soxr -------------
+
+# u8 stereo, s16 stereo, s32 stereo, float stereo, f64 mono
+AGREE_VARIANTS = [VARIANTS[i] for i in (1, 3, 6, 7, 8)]
+
+
+def _variant(testdata: Path, tmp_path: Path, codec: str, rate: int, channels: int) -> Path:
+    path = tmp_path / f"{codec}-{rate}-{channels}.wav"
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i",
+         str(testdata / "05_vctk_p286_011_48k_mono_s16.wav"), "-t", "3",
+         *(["-af", "pan=stereo|c0=c0|c1=0.5*c0,adelay=0|7"] if channels == 2 else ["-ac", "1"]),
+         "-ar", str(rate), "-c:a", codec, "-y", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
+needs_libsoxr = pytest.mark.skipif(libsoxr.load() is None, reason="libsoxr's C API is not reachable here")
+
+
+@needs_libsoxr
+@pytest.mark.parametrize(
+    ("codec", "rate", "channels"), AGREE_VARIANTS, ids=[f"{c}-{r}-{n}ch" for c, r, n in AGREE_VARIANTS]
+)
+def test_both_converters_agree_to_a_step(
+    testdata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, rate: int, channels: int
+) -> None:
+    """The ctypes converter and the numpy one give the same samples to within one 16-bit step (the
+    stereo mean is rounded down by audioop, to the nearest by numpy)."""
+    path = _variant(testdata, tmp_path, codec, rate, channels)
+    with open(path, "rb") as f:
+        header = wav.read_header(f.read, prefix=f.read(12), keep=False)
+    assert isinstance(resample.converter_for(header), resample.SoxrConverter)
+    _, fast = decoded(path)
+    monkeypatch.setattr(libsoxr, "load", lambda: None)
+    assert isinstance(resample.converter_for(header), resample.Converter)
+    _, slow = decoded(path)
+    assert len(fast) == len(slow)
+    assert np.max(np.abs(fast - slow)) <= 1
+    assert abs(float(np.mean(fast - slow))) <= 0.3
+
+
+@pytest.mark.parametrize(
+    ("codec", "rate", "channels"), [VARIANTS[1], VARIANTS[7]], ids=["u8-stereo", "f32-stereo"]
+)
+def test_the_numpy_converter_still_matches_ffmpeg(
+    testdata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, rate: int, channels: int
+) -> None:
+    """Where libsoxr's C API cannot be reached (Windows wheels), numpy and python-soxr do it."""
+    monkeypatch.setattr(libsoxr, "load", lambda: None)
+    assert_matches_ffmpeg(_variant(testdata, tmp_path, codec, rate, channels))
+
+
+@needs_libsoxr
+def test_a_wav_file_streams_without_numpy(tmp_path: Path) -> None:
+    """A 44.1 kHz stereo WAV decoded in a fresh interpreter: resampled in-process, numpy never loaded."""
+    path = long_wav(tmp_path / "st.wav", 2, rate=44100)
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\nfrom bsstream.audio.decode import open_input\n"
+         f"with open_input({str(path)!r}) as s:\n    n = sum(len(b) for b in s.blocks())\n"
+         "print(s.path, n, 'numpy' in sys.modules, 'soxr' in sys.modules)"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    kind, size, numpy_loaded, soxr_loaded = done.stdout.split()
+    assert (kind, numpy_loaded, soxr_loaded) == ("soxr", "False", "False")
+    assert abs(int(size) - 2 * BYTES_PER_SECOND) <= 4
+
+
+@needs_libsoxr
+def test_libsoxr_binding_refuses_what_libsoxr_refuses() -> None:
+    lib = libsoxr.load()
+    assert lib is not None
+    with pytest.raises(libsoxr.SoxrError):
+        libsoxr.Resampler(lib, -1.0, 16000.0, 1, libsoxr.INT16_I)
+    resampler = libsoxr.Resampler(lib, 48000.0, 16000.0, 1, libsoxr.INT16_I)
+    with pytest.raises(ValueError):
+        resampler.process(b"\x00")  # half a sample
+    out = resampler.process(bytes(9600)) + resampler.flush()  # 0.1 s of silence
+    assert out == bytes(len(out)) and abs(len(out) - 3200) <= 4
+    with pytest.raises(libsoxr.SoxrError):
+        resampler.process(bytes(2))  # flushed: closed

@@ -7,9 +7,9 @@ input                                          path
 ============================================  ==============================================
 WAV already PCM16 16 kHz mono (file/stdin)     *native*: our streaming WAV parser, samples
                                                copied from the input (no process)
-WAV file, integer PCM (8/16/24/32-bit) or     *soxr*: read in ~1 s blocks, downmixed with
-IEEE float (32/64-bit), mono or stereo, any    numpy, resampled by libsoxr's streaming
-rate (``bsstream.audio.resample``)             resampler (HQ); in-process, no ffmpeg
+WAV file, integer PCM (8/16/24/32-bit) or     *soxr*: read in ~2 s blocks, downmixed,
+IEEE float (32/64-bit), mono or stereo, any    resampled by libsoxr's streaming resampler
+rate (``bsstream.audio.resample``)             (HQ); in-process, no ffmpeg
 everything else: other WAVs (mu-law, A-law,    *ffmpeg*: a streaming ``ffmpeg ... -f s16le
 more than 2 channels, codecs), mp3, flac,      pipe:1`` process; first audio stream, samples
 ogg/opus, m4a/aac, webm, video; stdin that is  read as they are decoded
@@ -292,16 +292,16 @@ class _NativeSource(PcmSource):
 
 class _ResampledSource(PcmSource):
     """An uncompressed WAV file converted in-process (:mod:`bsstream.audio.resample`): read in
-    blocks of two seconds (the first one second), downmixed with numpy, resampled by libsoxr. Flat memory; the
-    first block is out after one read."""
+    blocks of two seconds (the first one second), downmixed and resampled by libsoxr. Flat memory;
+    the first block is out after one read."""
 
     path = "soxr"
 
     def __init__(self, name: str, f: BinaryIO, header: wav.WavHeader, *, limit: int, duration: float) -> None:
         super().__init__(name, duration)
-        from bsstream.audio.resample import Converter
+        from bsstream.audio.resample import converter_for
 
-        self._converter = Converter(header)
+        self._converter = converter_for(header)
         self._stream = f
         self._limit = limit  # bytes of whole sample frames to read
         self._lock = threading.Lock()
