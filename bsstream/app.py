@@ -40,6 +40,7 @@ from bsstream.status import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from bsstream.audio.decode import PcmSource
     from bsstream.audio.raw import RawFormat
     from bsstream.audio.tap import PcmObserver
     from bsstream.batch.inputs import Input
@@ -48,8 +49,9 @@ if TYPE_CHECKING:
     from bsstream.batch.wiring import ReportCollector
     from bsstream.export.audio import AudioStore
     from bsstream.export.guard import GuardedOutput
+    from bsstream.interrupts import Interrupts
     from bsstream.render.live import LiveSink
-    from bsstream.session import Interrupts, PcmSourceLike, Session, StreamOptions
+    from bsstream.session import PcmSourceLike, Session, StreamOptions
     from bsstream.transport import Transport
 
 T = TypeVar("T")
@@ -656,6 +658,17 @@ def _remove_stale_temporaries(run: RunConfig, messages: Messages) -> None:
         messages.say(f"removed {len(removed)} temporary file(s) left by a killed run in {where}")
 
 
+@dataclass
+class EarlySource:
+    """The first input as :func:`_open_first` left it: its source (closed by ``stack``), or what
+    opening it raised."""
+
+    input: Input
+    stack: contextlib.ExitStack
+    source: PcmSource | None
+    error: Exception | None
+
+
 @dataclass(slots=True)
 class RunState:
     """One run as its steps share it: the config and environment, what was planned and opened,
@@ -671,6 +684,7 @@ class RunState:
     messages: Messages
     interrupts: Interrupts
     audio: AudioStore | None = None  # the HTML report's audio, from the PCM sent
+    first_open: EarlySource | None = None  # the first input, opened before the connection
     transport: Transport | None = None
     options: dict[str, StreamOptions] = field(default_factory=dict)  # per method
     codes: dict[str, list[ExitStatus]] = field(default_factory=dict)  # input -> its streams' statuses
@@ -691,6 +705,7 @@ def run_streams(run: RunConfig, streams: Streams) -> int:
     """Stream every input (``run.jobs`` at a time); return the most severe exit status."""
     state = prepare_run(run, streams)
     with contextlib.ExitStack() as stack:
+        _open_first(state, stack)
         _connect(state, stack)
         _stream_inputs(state, stack)
     return _finish(state, _verdicts(state))
@@ -700,7 +715,7 @@ def prepare_run(run: RunConfig, streams: Streams) -> RunState:
     """Everything checked and opened before the first stream: the options, the inputs, the
     outputs and displays, the report's audio store."""
     from bsstream.audio.decode import check_stdin
-    from bsstream.session import Interrupts
+    from bsstream.interrupts import Interrupts
 
     inputs = input_options(run)
     plan = plan_inputs(run)
@@ -719,6 +734,64 @@ def prepare_run(run: RunConfig, streams: Streams) -> RunState:
         messages.error(err)
         state.codes[spec] = [err.exit_status]
     return state
+
+
+def _open_first(state: RunState, stack: contextlib.ExitStack) -> None:
+    """The first input's decoder, started before the connection loads grpc: for a file ffmpeg
+    decodes (MP3, FLAC ...), ffmpeg starts and decodes on the other core while the interpreter
+    imports grpc.aio and the stubs (about 60 ms), instead of after. Only a regular file: stdin,
+    a FIFO, a URL or a device would be waited on or captured before there is a connection.
+
+    What opening raises is kept and raised when the input's turn comes, so its line and exit
+    status are what they would have been."""
+    from bsstream.batch.inputs import check_input
+
+    first = state.plan.inputs[0] if state.plan.inputs else None
+    if first is None or first.path is None or not first.path.is_file():
+        return
+    own = contextlib.ExitStack()
+    stack.callback(own.close)  # the run's end closes it, if its turn never came
+    try:
+        check_input(first)
+        source = own.enter_context(_open(state, first))
+    except Exception as exc:  # its own fate, told in its turn (_stream_one)
+        own.close()
+        state.first_open = EarlySource(first, own, None, exc)
+        return
+    state.first_open = EarlySource(first, own, source, None)
+
+
+def _opened(state: RunState, inp: Input, own: contextlib.ExitStack) -> PcmSource:
+    """This input's source, closed when ``own`` closes: the one :func:`_open_first` opened, or
+    one opened now."""
+    from bsstream.batch.inputs import check_input
+
+    early = state.first_open
+    if early is not None and early.input is inp:
+        state.first_open = None
+        own.enter_context(early.stack)
+        if early.error is not None:
+            raise early.error
+        assert early.source is not None
+        return early.source
+    check_input(inp)
+    return own.enter_context(_open(state, inp))
+
+
+def _open(state: RunState, inp: Input) -> PcmSource:
+    """``open_source`` with this run's options (a context manager: the source)."""
+    from bsstream.audio.piped import open_source
+
+    # --timeout and Ctrl-C/SIGTERM also bound the wait for a FIFO's or stdin's first byte
+    return open_source(
+        inp.spec,
+        stdin=state.streams.stdin,
+        wait=state.run.stream.timeout,
+        cancel=state.interrupts.stop_sending,
+        raw=state.inputs.raw,
+        keep_channels=state.inputs.split,
+        capture_seconds=state.run.duration,
+    )
 
 
 def _connect(state: RunState, stack: contextlib.ExitStack) -> None:
@@ -806,20 +879,8 @@ def _input_failed(state: RunState, name: str, exc: Exception) -> ExitStatus:
 
 def _stream_one(state: RunState, inp: Input, name: str) -> list[ExitStatus]:
     """Open, decode and stream one input to every method (each channel, with --channels split)."""
-    from bsstream.audio.piped import open_source
-    from bsstream.batch.inputs import check_input
-
-    check_input(inp)
-    # --timeout and Ctrl-C/SIGTERM also bound the wait for a FIFO's or stdin's first byte
-    with open_source(
-        inp.spec,
-        stdin=state.streams.stdin,
-        wait=state.run.stream.timeout,
-        cancel=state.interrupts.stop_sending,
-        raw=state.inputs.raw,
-        keep_channels=state.inputs.split,
-        capture_seconds=state.run.duration,
-    ) as opened:
+    with contextlib.ExitStack() as own:
+        opened = _opened(state, inp, own)
         opened.listen(lambda problem: _input_warning(state, opened.name, problem))
         source = _tap(opened, inp, state.run, state.audio, state.out.live, state.inputs.split)
         _prepare_output_file(state, name)

@@ -3,6 +3,7 @@ so ``bsstream --help`` starts fast. ``main`` is the one place exceptions become 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import functools
@@ -630,7 +631,27 @@ def _quiet_broken_pipe() -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script (and ``python -m bsstream``): run, then end without tearing the
+    interpreter down.
+
+    When :func:`main` returns, every output has been written and closed, every child reaped and
+    every stream's call ended. What an ordinary exit still does after the ``atexit`` handlers is
+    the interpreter's own finalisation (freeing every module and object; grpc's core stopping
+    its threads): about 30 ms here, a seventh of a one-minute file's run. So the handlers run
+    (the temporary-file safety nets among them), stdout and stderr are flushed, and the process
+    ends with ``os._exit``. If a flush fails (a reader that went away) the ordinary exit takes
+    over, as before."""
+    status = int(main())
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's own, run at every exit
+    if run_handlers is None:
+        sys.exit(status)
+    try:
+        run_handlers()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(status)
+    os._exit(status)
 
 
 if __name__ == "__main__":

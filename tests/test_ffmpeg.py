@@ -14,6 +14,7 @@ import random
 import stat
 import struct
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -80,6 +81,34 @@ def test_bundled_ffmpeg_is_the_default_even_with_one_on_path(
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.delenv(ENV_VAR, raising=False)
     assert ffmpeg_exe() == bundled_exe()
+
+
+def test_the_bundled_binary_is_found_without_importing_imageio_ffmpeg() -> None:
+    """The same binary imageio-ffmpeg names, found without its import and its ``-version`` run."""
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\nfrom bsstream.audio.ffmpeg import ffmpeg_exe\n"
+         "print(ffmpeg_exe())\nprint('imageio_ffmpeg' in sys.modules)"],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={k: v for k, v in os.environ.items() if k not in (ENV_VAR, "IMAGEIO_FFMPEG_EXE")},
+    )  # fmt: skip
+    exe, imported = done.stdout.split("\n")[:2]
+    assert (exe, imported) == (bundled_exe(), "False")
+
+
+def test_imageio_ffmpegs_own_variable_is_still_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bsstream.audio import ffmpeg
+
+    fake = executable(tmp_path / "their-ffmpeg")
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(fake))
+    ffmpeg._resolve.cache_clear()
+    try:
+        assert ffmpeg_exe() == str(fake)
+    finally:
+        ffmpeg._resolve.cache_clear()
 
 
 def test_env_names_a_path_or_a_name_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -104,9 +104,19 @@ RULES: dict[str, Rule] = {
         ),
         ("grpc",),
     ),
+    "bsstream.interrupts": Rule(
+        "Ctrl-C / SIGTERM state of a run; the engine's stop and abort made on first use (no grpc before)",
+        ("bsstream.engine", "bsstream.status"),
+    ),
     "bsstream.session": Rule(
         "one input's stream, as the CLI drives it",
-        ("bsstream.engine", "bsstream.protocol", "bsstream.settings", "bsstream.status"),
+        (
+            "bsstream.engine",
+            "bsstream.interrupts",
+            "bsstream.protocol",
+            "bsstream.settings",
+            "bsstream.status",
+        ),
     ),
     "bsstream.api": Rule(
         "the public sync API (analyze, deepfake, stream): a face over the engine",
@@ -199,6 +209,7 @@ RULES: dict[str, Rule] = {
             "bsstream.emulator",
             "bsstream.engine.options",
             "bsstream.export",
+            "bsstream.interrupts",
             "bsstream.protocol",
             "bsstream.redact",
             "bsstream.render",
