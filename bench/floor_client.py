@@ -5,7 +5,8 @@ wire) and parses its command line with Click. This script does only what any suc
 must: import asyncio, grpc.aio, the generated stubs and Click; turn the file into 16 kHz mono
 PCM16 as cheaply as bsstream does (a WAV read whole and resampled by libsoxr through ctypes, the
 stereo mean taken by audioop; anything else decoded by one ffmpeg process); send the
-config-only message and then 250 ms chunks, each with cid and token, and read the answers.
+config-only message and then 250 ms chunks, each with cid and token, and read the answers;
+end with ``os._exit`` as bsstream's entry point does (no interpreter teardown).
 No options, no checks, no output, no reconnection: whatever bsstream measures above this on
 a short input is its own cost; what this measures is the cost of the language and the
 libraries, which no client built on them goes below.
@@ -16,6 +17,7 @@ Usage: ``python bench/floor_client.py FILE HOST:PORT CID API_KEY``
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import warnings
@@ -68,6 +70,8 @@ async def send(raw: bytes, endpoint: str, cid: int, api_key: str) -> None:
 def main() -> None:
     path, endpoint, cid, api_key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     asyncio.run(send(pcm16_16k_mono(path), endpoint, cid, api_key))
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ run can hold it, and let a decoder see a signal, before the connection's imports
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 from collections.abc import Callable
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING
 from bsstream.status import ExitStatus
 
 if TYPE_CHECKING:
+    import asyncio
+
     from bsstream.engine.core import Control
 
 _SIGTERM = int(getattr(signal, "SIGTERM", 15))
