@@ -46,7 +46,20 @@ def diagnose(
 def hint(endpoint: str | Endpoint, *, insecure: bool, ca_cert: bytes | None, timeout: float) -> str | None:
     """A line for the user after the retries ran out: what the checks see now (e.g. "cannot
     connect to HOST:PORT (connection refused: nothing listens there) — check the port ...")."""
+    return _said(explain(endpoint, insecure=insecure, ca_cert=ca_cert, timeout=timeout))
+
+
+def examine(
+    endpoint: str | Endpoint, *, insecure: bool, ca_cert: bytes | None, timeout: float
+) -> tuple[BsError | None, str | None]:
+    """One round of checks, both answers: :func:`diagnose`'s final error (None: a retry may
+    succeed) and :func:`hint`'s line (None: every check passes)."""
     finding = explain(endpoint, insecure=insecure, ca_cert=ca_cert, timeout=timeout)
+    final = ConnectionFailure(finding.detail, hint=finding.fix or None) if finding and finding.final else None
+    return final, _said(finding)
+
+
+def _said(finding: Finding | None) -> str | None:
     if finding is None:
         return None
     return f"{finding.detail}; {finding.fix}" if finding.fix else finding.detail

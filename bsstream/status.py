@@ -109,9 +109,11 @@ _GRPC_CODES: dict[str, tuple[ExitStatus, str]] = {
     "UNAUTHENTICATED": (ExitStatus.AUTH, "check --cid and --api-key (or BS_CID / BS_API_KEY)"),
     "PERMISSION_DENIED": (ExitStatus.AUTH, "the project may lack access to this API"),
     "UNAVAILABLE": (ExitStatus.CONNECTION, "check --endpoint and your network, then retry"),
+    # bsstream sets no gRPC deadline (--timeout is its own watchdog, with its own line), so this
+    # code is the server's: its limit on a call's length or on a pause in the audio
     "DEADLINE_EXCEEDED": (
         ExitStatus.CONNECTION,
-        "the service did not answer in time; retry or raise --timeout",
+        "the service ended the call at one of its time limits (a pause in live audio can reach one); retry",
     ),
     "INVALID_ARGUMENT": (ExitStatus.SERVICE_ERROR, "the service rejected the request"),
     "RESOURCE_EXHAUSTED": (ExitStatus.SERVICE_ERROR, "quota or rate limit reached; retry later"),

@@ -172,6 +172,12 @@ class Transport:
 
         return hint(self.endpoint, insecure=self.insecure, ca_cert=self.ca_cert, timeout=timeout)
 
+    def examine(self, timeout: float) -> tuple[BsError | None, str | None]:
+        """Both at once, from one round of checks (see bsstream.diagnose.examine)."""
+        from bsstream.diagnose import examine
+
+        return examine(self.endpoint, insecure=self.insecure, ca_cert=self.ca_cert, timeout=timeout)
+
     def on_close(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when the transport closes (the engine's channel goes with it)."""
         self._on_close.append(callback)

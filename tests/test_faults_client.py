@@ -104,6 +104,25 @@ def test_refused_connection(wav):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_refused_first_connection_says_why_while_it_retries(wav):
+    """A mistyped port: the first reconnect line says at once what the checks see and how long
+    it goes on trying, instead of a bare UNAVAILABLE and a silent wait for --retry-for."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    rc, lines, err = run(f"127.0.0.1:{port}", [wav], retries=None, retry_for=1.0)
+    assert rc == ExitStatus.CONNECTION
+    first = err.splitlines()[0]
+    assert first.startswith(f"{wav}: UNAVAILABLE (cannot connect to 127.0.0.1:{port}: connection refused")
+    assert "(attempt 1, for up to 1 s)" in first
+    (event,) = [line for line in lines if line.get("event") == "reconnect"]
+    assert "reason" not in event  # the JSON event keeps its fields
+    assert "check the port" in err.splitlines()[-1]  # and the final line still says it
+
+
 def test_hang_with_timeout(wav):
     release = threading.Event()
 

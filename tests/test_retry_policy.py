@@ -225,6 +225,9 @@ class Diagnosed(Transport):
         self.diagnosed += 1
         return self.answer
 
+    def examine(self, timeout: float) -> tuple[BsError | None, str | None]:
+        return self.diagnose(timeout), None
+
 
 class Source:
     name = "s.wav"

@@ -185,6 +185,7 @@ class StreamState:
     sent_max: int = 0  # the furthest audio any call sent (bytes)
     responded: bool = False  # some call of this stream received a response
     diagnosed: bool = False
+    seen: str | None = None  # what the checks saw when the first call failed (said with the reconnect)
     emulated_seen: bool = False
     interrupted: bool = False
     error: BsError | None = None
@@ -488,7 +489,7 @@ class StreamEngine:
         if kind is RetryKind.NO or st.responded or st.diagnosed:
             return None
         st.diagnosed = True
-        found = await self.link.diagnose(min(self.options.timeout, DIAGNOSE_TIMEOUT))
+        found, st.seen = await self.link.examine(min(self.options.timeout, DIAGNOSE_TIMEOUT))
         if found is None:
             return None
         return _rebuilt(found, f"{st.name}: {found.message}", found.hint)
@@ -527,8 +528,11 @@ class StreamEngine:
                 resume_from=plan.resume_at / BYTES_PER_SECOND,
                 audio_lost_seconds=plan.audio_lost / BYTES_PER_SECOND,
                 delay_seconds=delay,
+                reason=st.seen,
+                window_seconds=st.budget.remaining(self.clock()) if st.seen else None,
             )
         )
+        st.seen = None  # said once
         if plan.utterance_lost is not None:
             start, end = plan.utterance_lost
             await self.emit(UtteranceLost(st.name, start, end, plan.utterance_reason))

@@ -40,6 +40,8 @@ class Checks(Protocol):
 
     def failure_hint(self, timeout: float) -> str | None: ...
 
+    def examine(self, timeout: float) -> tuple[BsError | None, str | None]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -67,6 +69,12 @@ class EndpointChecks:
 
         t = self.target
         return hint(t.endpoint, insecure=t.insecure, ca_cert=t.ca_cert, timeout=timeout)
+
+    def examine(self, timeout: float) -> tuple[BsError | None, str | None]:
+        from bsstream.diagnose import examine
+
+        t = self.target
+        return examine(t.endpoint, insecure=t.insecure, ca_cert=t.ca_cert, timeout=timeout)
 
 
 def open_channel(target: Target) -> grpc.aio.Channel:
@@ -119,6 +127,9 @@ class Link:
 
     async def failure_hint(self, timeout: float) -> str | None:
         return await asyncio.to_thread(self.checks.failure_hint, timeout)
+
+    async def examine(self, timeout: float) -> tuple[BsError | None, str | None]:
+        return await asyncio.to_thread(self.checks.examine, timeout)
 
 
 class StopFlag(Protocol):

@@ -60,13 +60,19 @@ class Reconnect:
     resume_from: float  # s of audio the next call starts at
     audio_lost_seconds: float  # audio that could no longer be replayed (never analysed)
     delay_seconds: float
+    # the stream never connected: what the connection checks saw (a refused port, a host that
+    # does not answer), and how long it goes on trying; in the stderr line, not the JSON event
+    reason: str | None = None
+    window_seconds: float | None = None
 
     def line(self) -> str:
         """The stderr line that announces it."""
         of = f"{self.attempt}/{self.max_attempts}" if self.max_attempts is not None else f"{self.attempt}"
+        code = f"{self.code} ({self.reason})" if self.reason else self.code
+        window = f", for up to {self.window_seconds:.0f} s" if self.reason and self.window_seconds else ""
         text = (
-            f"{self.source}: {self.code}; reconnecting in {self.delay_seconds:.1f} s "
-            f"(attempt {of}), resuming at {self.resume_from:.2f} s"
+            f"{self.source}: {code}; reconnecting in {self.delay_seconds:.1f} s "
+            f"(attempt {of}{window}), resuming at {self.resume_from:.2f} s"
         )
         if self.audio_lost_seconds:
             text += f"; {self.audio_lost_seconds:.2f} s of audio could not be replayed and is lost"
