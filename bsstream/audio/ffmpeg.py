@@ -30,7 +30,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import importlib.util
 import os
 import re
 import shutil
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 from typing import IO, BinaryIO
 
 from bsstream.audio.format import BYTES_PER_SECOND, SAMPLE_RATE
+from bsstream.audio.packaged import package_files
 from bsstream.audio.sniff import HEAD_BYTES, Sniffed, sniff
 
 try:
@@ -129,20 +129,11 @@ def _bundled_binary() -> str | None:
     before. ``IMAGEIO_FFMPEG_EXE`` (imageio-ffmpeg's own choice) still goes through it."""
     if os.environ.get("IMAGEIO_FFMPEG_EXE"):
         return None
-    try:
-        spec = importlib.util.find_spec("imageio_ffmpeg")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = []
-    for folder in spec.submodule_search_locations:
-        binaries = os.path.join(folder, "binaries")
-        with contextlib.suppress(OSError):
-            for name in os.listdir(binaries):
-                path = os.path.join(binaries, name)
-                if name.startswith("ffmpeg-") and os.path.isfile(path) and os.access(path, os.X_OK):
-                    found.append(path)
+    found = [
+        path
+        for path in package_files("imageio_ffmpeg", "binaries")
+        if os.path.basename(path).startswith("ffmpeg-") and os.access(path, os.X_OK)
+    ]
     return found[0] if len(found) == 1 else None
 
 

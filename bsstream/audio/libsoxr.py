@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.util
 import os
 import threading
+
+from bsstream.audio.packaged import package_files
 
 # soxr.h
 FLOAT32_I = 0
@@ -61,20 +62,10 @@ _lock = threading.Lock()
 
 def _extension_path() -> str | None:
     """The path of python-soxr's extension module, found without importing ``soxr``."""
-    try:
-        spec = importlib.util.find_spec("soxr")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue
-        for name in names:
-            if name.startswith("soxr_ext") and name.endswith((".so", ".dylib")):
-                return os.path.join(folder, name)
+    for path in package_files("soxr"):
+        name = os.path.basename(path)
+        if name.startswith("soxr_ext") and name.endswith((".so", ".dylib")):
+            return path
     return None
 
 

@@ -123,19 +123,31 @@ def _import_audioop() -> ModuleType:
     return audioop
 
 
-class SoxrConverter:
-    """Like :class:`Converter`, without numpy: ``audioop`` widens the samples (8-bit to 16,
-    24-bit to 32) and takes the mean of two integer channels (rounded down, at the widened
-    precision), then libsoxr resamples to 16-bit with no dither. Float stereo is resampled as two
-    channels and averaged after, at 16 kHz."""
+class _Layout:
+    """What both converters read of the WAV's header, and the size of their steps."""
 
-    def __init__(self, header: wav.WavHeader, lib: ctypes.CDLL) -> None:
+    def __init__(self, header: wav.WavHeader) -> None:
         self.channels = header.channels
         self.rate = header.sample_rate
         self.bits = header.bits_per_sample
         self.is_float = header.format_tag == wav.WAVE_FORMAT_IEEE_FLOAT
         self.block_align = header.block_align
         self.frames_per_block = max(1, round(self.rate * BLOCK_SECONDS))
+
+    @property
+    def block_bytes(self) -> int:
+        """Input bytes per step (about ``BLOCK_SECONDS`` of audio)."""
+        return self.frames_per_block * self.block_align
+
+
+class SoxrConverter(_Layout):
+    """Like :class:`Converter`, without numpy: ``audioop`` widens the samples (8-bit to 16,
+    24-bit to 32) and takes the mean of two integer channels (rounded down, at the widened
+    precision), then libsoxr resamples to 16-bit with no dither. Float stereo is resampled as two
+    channels and averaged after, at 16 kHz."""
+
+    def __init__(self, header: wav.WavHeader, lib: ctypes.CDLL) -> None:
+        super().__init__(header)
         self._audioop = _import_audioop()
         if self.is_float:
             itype = libsoxr.FLOAT32_I if self.bits == 32 else libsoxr.FLOAT64_I
@@ -146,11 +158,6 @@ class SoxrConverter:
         self._post_mix = self.is_float and self.channels == 2
         self._resampler = libsoxr.Resampler(lib, self.rate, SAMPLE_RATE, width, itype)
         self._premix = not self._post_mix  # type: ignore[arg-type]
-
-    @property
-    def block_bytes(self) -> int:
-        """Input bytes per step (about ``BLOCK_SECONDS`` of audio)."""
-        return self.frames_per_block * self.block_align
 
     def feed(self, data: bytes | bytearray | memoryview) -> bytes:
         return self._mixed(self._resampler.process(self._prepared(data)))
@@ -181,7 +188,7 @@ class SoxrConverter:
         return pcm16
 
 
-class Converter:
+class Converter(_Layout):
     """Stateful: feed whole frames of the WAV's samples, get PCM16 16 kHz mono bytes.
 
     ``feed(data)`` takes any number of whole sample frames (``len(data) % block_align == 0``);
@@ -192,24 +199,13 @@ class Converter:
     def __init__(self, header: wav.WavHeader) -> None:
         if not handles(header):
             raise ValueError("not a WAV layout the in-process resampler handles")
-        np = import_numpy()
-        self._np = np
-        self.channels = header.channels
-        self.rate = header.sample_rate
-        self.bits = header.bits_per_sample
-        self.is_float = header.format_tag == wav.WAVE_FORMAT_IEEE_FLOAT
-        self.block_align = header.block_align
-        self.frames_per_block = max(1, round(self.rate * BLOCK_SECONDS))
+        super().__init__(header)
+        self._np = import_numpy()
         self._stream: soxr.ResampleStream | None = None
         if self.rate != SAMPLE_RATE:
             import soxr
 
             self._stream = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32", quality=QUALITY)
-
-    @property
-    def block_bytes(self) -> int:
-        """Input bytes per step (about ``BLOCK_SECONDS`` of audio)."""
-        return self.frames_per_block * self.block_align
 
     def feed(self, data: bytes | bytearray | memoryview) -> bytes:
         mono = self._mono(data)
