@@ -72,7 +72,8 @@ RULES: dict[str, Rule] = {
     "bsstream.audio": Rule(
         "audio in: decoding, resampling, chunks, devices, URLs; knows nothing of the wire",
         ("bsstream.status", "bsstream.redact"),
-        ("numpy", "soxr", "pydub", "imageio_ffmpeg"),
+        # audioop: the stdlib's up to 3.12, the audioop-lts package from 3.13 (a dependency there)
+        ("numpy", "soxr", "pydub", "imageio_ffmpeg", "audioop"),
     ),
     "bsstream.netcheck": Rule("DNS/TCP/TLS facts about an endpoint, without grpc", ("bsstream.settings",)),
     "bsstream.diagnose": Rule(
