@@ -37,10 +37,7 @@ def diagnose(
 ) -> BsError | None:
     """A final error when the facts show retrying cannot help (host does not resolve, TLS
     verification fails, plaintext/TLS mismatch); None when a retry may succeed."""
-    finding = explain(endpoint, insecure=insecure, ca_cert=ca_cert, timeout=timeout)
-    if finding is None or not finding.final:
-        return None
-    return ConnectionFailure(finding.detail, hint=finding.fix or None)
+    return examine(endpoint, insecure=insecure, ca_cert=ca_cert, timeout=timeout)[0]
 
 
 def hint(endpoint: str | Endpoint, *, insecure: bool, ca_cert: bytes | None, timeout: float) -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bsstream.audio.tap import tap
 from bsstream.export.audio import EMBED_LIMIT_SECONDS, AudioStore, CapturedAudio
 from bsstream.render.palette import PALETTE, label_color
 from tests import datagen
@@ -106,7 +107,8 @@ def test_store_close_removes_the_encoder_file(testdata: Path) -> None:
         def close(self) -> None:
             pass
 
-    wrapped = store.wrap(Source())
+    source = Source()
+    wrapped = tap(source, store.capture(source))
     assert list(wrapped.blocks()) and wrapped.name == "x.wav"
     audio = store.get("x.wav")
     assert audio is not None and audio._path is not None and Path(audio._path).exists()

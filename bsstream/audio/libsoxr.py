@@ -169,7 +169,7 @@ class Resampler:
         )
         if error:
             raise SoxrError(error.decode("ascii", "replace"))
-        return self._idone.value, self._out.raw[: self._odone.value * self._out_frame]
+        return self._idone.value, ctypes.string_at(self._out, self._odone.value * self._out_frame)
 
     def process(self, data: bytes | bytearray | memoryview) -> bytes:
         frames = len(data) // self._in_frame

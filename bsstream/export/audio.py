@@ -44,7 +44,6 @@ __all__ = [
     "WAVE_POINTS",
     "AudioStore",
     "CapturedAudio",
-    "CapturedSource",
 ]
 
 RATE = 16000
@@ -263,29 +262,6 @@ class PcmSource(Protocol):
     def close(self) -> None: ...
 
 
-class CapturedSource:
-    """A decoded source whose blocks also go to a :class:`CapturedAudio` (everything else as
-    the source: ``name``, ``duration``, ``close()``, ...)."""
-
-    def __init__(self, source: PcmSource, audio: CapturedAudio) -> None:
-        self._source = source
-        self.audio = audio
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._source, name)
-
-    def blocks(self) -> Iterator[bytes]:
-        try:
-            for block in self._source.blocks():
-                self.audio.feed(block)
-                yield block
-        finally:
-            self.audio.finish()
-
-    def close(self) -> None:
-        self._source.close()
-
-
 class AudioStore:
     """Each input's captured audio, by source name, for the HTML report(s) of a run."""
 
@@ -304,10 +280,6 @@ class AudioStore:
                 old.close()
             self._audio[source.name] = audio
         return audio
-
-    def wrap(self, source: PcmSource, *, split: bool = False) -> CapturedSource:
-        """``source`` with its blocks captured: a :class:`CapturedSource` that stands in for it."""
-        return CapturedSource(source, self.capture(source, split=split))
 
     def get(self, name: str) -> CapturedAudio | None:
         with self._lock:
